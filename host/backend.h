@@ -1,0 +1,64 @@
+// The seam between orchestration and a device (DESIGN.md §2): a column-major GEMM with cuBLAS's
+// meaning of its arguments, the functor ops, and lanes (streams) for independent work.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "elman/device.h"
+#include "kernels/layout_ops.h"
+#include "kernels/step_ops.h"
+
+struct CUstream_st;
+
+namespace elman::detail {
+
+enum class Trans { kN, kT };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual CUstream_st* stream() const { return nullptr; }
+  virtual void synchronize() {}
+
+  // C = alpha * op(A) * op(B) + beta * C, column-major, op(A) m x k, op(B) k x n, C m x n:
+  // exactly cublasSgemm's (and cblas_sgemm(CblasColMajor, ...)'s) meaning of every argument.
+  // Checks the leading dimensions the way BLAS does, so a wrong one fails on the CPU first.
+  virtual void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha,
+                    const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                    int64_t ldc) = 0;
+
+  // The stream of the current lane (nullptr on the CPU): where run() launches functor ops.
+  virtual CUstream_st* current_stream() const { return nullptr; }
+
+  // Lanes: independent streams of work (the two directions of a layer). fork() makes lanes
+  // 0..n-1 wait for all work queued so far; set_lane(k) sends later work to lane k; join()
+  // makes the main lane wait for all lanes and returns to it. The CPU runs lanes in order.
+  virtual void fork(int lanes) { (void)lanes; }
+  virtual void set_lane(int lane) { (void)lane; }
+  virtual void join() {}
+};
+
+// The CUDA launcher of a functor op, defined in kernels/launch.cuh. Each op type is
+// instantiated once, in kernels/ops_instantiate.cu, so host files never see device code.
+template <typename Op>
+void launch_cuda(const Op& op, CUstream_st* stream);
+
+// Runs a functor op: op(i) for i in [0, op.size()), on the backend's device and current lane.
+// On the CPU this loop is the launcher; on CUDA launch_cuda is.
+template <typename Op>
+void run(Backend& backend, const Op& op) {
+  if (backend.device().is_cpu()) {
+    const int64_t n = op.size();
+    for (int64_t i = 0; i < n; ++i) op(i);
+  } else {
+    launch_cuda(op, backend.current_stream());
+  }
+}
+
+// Validates GEMM arguments like BLAS's xerbla would, naming the first bad one.
+void check_gemm_args(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb,
+                     int64_t ldc);
+
+}  // namespace elman::detail

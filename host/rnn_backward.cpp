@@ -1,0 +1,138 @@
+// BPTT (DESIGN.md §1-2): per layer, top down, and direction: per step one fused BackwardStep
+// (delta = g * f') and one GEMM (g <- W_hh^T delta); after the loop one GEMM each for dW_ih,
+// dW_hh, the bias gradients and the gradient w.r.t. the layer's input, over all steps at once.
+#include "elman/error.h"
+#include "host/backend.h"
+#include "host/buffers.h"
+#include "host/rnn_state.h"
+#include "host/shape_checks.h"
+
+namespace elman {
+
+using detail::Trans;
+
+RNNInputGrads RNN::backward(const RNNCache& cache, const Tensor& grad_output,
+                            const Tensor& grad_h_n) {
+  RNNInputGrads result;
+  backward_into(cache, grad_output, grad_h_n, result);
+  return result;
+}
+
+void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const Tensor& grad_h_n,
+                        RNNInputGrads& result) {
+  constexpr const char* kCall = "RNN::backward";
+  if (!cache.valid()) throw Error("RNN::backward: the cache holds no forward_train result");
+  const RNNCache::State& st = cache.state();
+  if (st.owner != this)
+    throw Error("RNN::backward: the cache was filled by another model's forward_train");
+  const Device device = ctx_->device();
+  const detail::SequenceDims dims{st.seq_len, st.batch};
+  detail::check_tensor(kCall, "grad_output", grad_output, detail::output_shape(options_, dims),
+                       device, true);
+  detail::check_tensor(kCall, "grad_h_n", grad_h_n, detail::state_shape(options_, dims), device,
+                       true);
+
+  detail::Backend& be = ctx_->backend();
+  Workspace& ws = *workspace_;
+  const RNNOptions& o = options_;
+  const int64_t T = dims.seq_len, B = dims.batch, H = o.hidden_size, D = o.num_directions();
+  const int64_t DH = D * H, L = o.num_layers, TB = T * B;
+  detail::ensure_result(result.grad_input, st.input.shape(), device);
+  detail::ensure_result(result.grad_h0, detail::state_shape(o, dims), device);
+  if (B == 0) return;
+
+  // Scratch, sized before any loop.
+  Tensor delta = detail::ensure_buffer(ws.delta, {T, B, DH}, device);
+  Tensor dy_buf[2] = {detail::ensure_buffer(ws.dy[0], {T, B, DH}, device),
+                      detail::ensure_buffer(ws.dy[1], {T, B, DH}, device)};
+  Tensor g_carry[2];
+  for (int64_t d = 0; d < D; ++d) g_carry[d] = detail::ensure_buffer(ws.g_carry[d], {B, H}, device);
+  if (!ws.ones.defined() || ws.ones.device() != device || ws.ones.numel() < TB) {
+    ws.ones = Tensor::empty({TB}, device);  // filled once per size, not per call
+    detail::run(be, detail::Fill{ws.ones.data(), TB, 1.0f});
+  }
+  const Tensor& ones = ws.ones;
+  // dL/dy of the top layer, time-major [T, B, D*H].
+  const float* dy = nullptr;
+  if (!grad_output.defined()) {
+    Tensor z = detail::ensure_buffer(ws.dy_top, {T, B, DH}, device);
+    detail::run(be, detail::Fill{z.data(), z.numel(), 0.0f});
+    dy = z.data();
+  } else if (o.batch_first) {
+    Tensor z = detail::ensure_buffer(ws.dy_top, {T, B, DH}, device);
+    detail::run(be, detail::SwapLeadingDims{grad_output.data(), z.data(), B, T, DH});
+    dy = z.data();
+  } else {
+    dy = grad_output.data();
+  }
+  // Layer 0's input gradient goes straight into the result unless it must be transposed.
+  float* dx_layer0 = o.batch_first
+                         ? detail::ensure_buffer(ws.dx_input, {T, B, o.input_size}, device).data()
+                         : result.grad_input.data();
+
+  const float* params = flat_params_.data();
+  float* grads = flat_grads_.data();
+  for (int64_t l = L - 1; l >= 0; --l) {
+    const int64_t I = o.layer_input_size(l);
+    const float* x = l == 0 ? st.x_time_major.data() : st.layer_out[l - 1].data();  // [T, B, I]
+    const float* out = st.layer_out[l].data();                                      // [T, B, D*H]
+    float* dx = l == 0 ? dx_layer0 : dy_buf[l % 2].data();  // [T, B, I]: dL/dx of this layer
+    be.fork(static_cast<int>(D));
+    for (int64_t d = 0; d < D; ++d) {
+      be.set_lane(static_cast<int>(d));
+      const detail::CellOffsets& cell = ws.layout.cells[static_cast<size_t>(l * D + d)];
+      const float* w_hh = params + cell.w_hh;
+      float* g = g_carry[d].data();           // [B, H]
+      float* delta_d = delta.data() + d * H;  // [T, B, H] with row stride D*H
+      // The gradient entering the direction's last step: dL/dh_n, or nothing.
+      if (grad_h_n.defined())
+        detail::run(be, detail::CopyRows{grad_h_n.data() + (l * D + d) * B * H, g, B, H, H, H});
+      else
+        detail::run(be, detail::Fill{g, B * H, 0.0f});
+      for (int64_t s = 0; s < T; ++s) {
+        const int64_t t = d == 0 ? T - 1 - s : s;  // backward walks time against the direction
+        float* delta_t = delta_d + t * B * DH;
+        detail::run(be, detail::BackwardStep{dy + t * B * DH + d * H, g, out + t * B * DH + d * H,
+                                             delta_t, B, H, DH, DH, DH, detail::activation_of(o)});
+        // g <- W_hh^T delta_t: dL/dh_{t-1}; after the direction's first step it is dL/dh0.
+        be.gemm(Trans::kN, Trans::kN, H, B, H, 1.0f, w_hh, H, delta_t, DH, 0.0f, g, H);
+      }
+      detail::run(be, detail::CopyRows{g, result.grad_h0.data() + (l * D + d) * B * H, B, H, H, H});
+
+      // Weight gradients over all steps at once (accumulated: beta = 1).
+      float* dw_ih = grads + cell.w_ih;  // [H, I]
+      float* dw_hh = grads + cell.w_hh;  // [H, H]
+      be.gemm(Trans::kN, Trans::kT, I, H, TB, 1.0f, x, I, delta_d, DH, 1.0f, dw_ih, I);
+      // dW_hh = sum_t delta_t h_{t-1}^T: steps with a predecessor inside the sequence, then the
+      // first step against h0 (skipped when h0 was omitted: zeros contribute nothing).
+      const float* h_prev_rows = out + (d == 0 ? 0 : B * DH) + d * H;
+      const float* delta_rows = delta_d + (d == 0 ? B * DH : 0);
+      be.gemm(Trans::kN, Trans::kT, H, H, (T - 1) * B, 1.0f, h_prev_rows, DH, delta_rows, DH, 1.0f,
+              dw_hh, H);
+      if (st.h0.defined()) {
+        const int64_t t_first = d == 0 ? 0 : T - 1;
+        be.gemm(Trans::kN, Trans::kT, H, H, B, 1.0f, st.h0.data() + (l * D + d) * B * H, H,
+                delta_d + t_first * B * DH, DH, 1.0f, dw_hh, H);
+      }
+      if (o.bias) {  // db_ih = db_hh = sum over steps and batch of delta
+        be.gemm(Trans::kN, Trans::kN, H, 1, TB, 1.0f, delta_d, DH, ones.data(), TB, 1.0f,
+                grads + cell.b_ih, H);
+        be.gemm(Trans::kN, Trans::kN, H, 1, TB, 1.0f, delta_d, DH, ones.data(), TB, 1.0f,
+                grads + cell.b_hh, H);
+      }
+    }
+    be.join();
+    // dx = sum_d delta_d W_ih_d: after the join, since both directions add into dx.
+    for (int64_t d = 0; d < D; ++d) {
+      const detail::CellOffsets& cell = ws.layout.cells[static_cast<size_t>(l * D + d)];
+      be.gemm(Trans::kN, Trans::kN, I, TB, H, 1.0f, params + cell.w_ih, I, delta.data() + d * H, DH,
+              d == 0 ? 0.0f : 1.0f, dx, I);
+    }
+    dy = dx;
+  }
+  if (o.batch_first)
+    detail::run(be,
+                detail::SwapLeadingDims{dx_layer0, result.grad_input.data(), T, B, o.input_size});
+}
+
+}  // namespace elman

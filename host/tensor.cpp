@@ -1,0 +1,144 @@
+// elman::Tensor and its storage: allocation on the CPU or a CUDA device, copies, views.
+#include "elman/tensor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "elman/error.h"
+#include "host/storage.h"
+#include "kernels/cuda_api.h"
+
+namespace elman {
+
+std::string shape_str(const Shape& shape) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
+  os << "]";
+  return os.str();
+}
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t s : shape) {
+    if (s < 0) throw Error("shape " + shape_str(shape) + " has a negative dimension");
+    n *= s;
+  }
+  return n;
+}
+
+namespace detail {
+
+Storage::Storage(int64_t numel, Device device) : numel_(numel), device_(device) {
+  if (numel < 0) throw Error("Storage: negative size " + std::to_string(numel));
+  const size_t bytes = static_cast<size_t>(numel) * sizeof(float);
+  if (device.is_cpu()) {
+    if (numel > 0) data_ = new float[static_cast<size_t>(numel)];
+  } else {
+    data_ = static_cast<float*>(cuda_allocate(bytes, device.index));
+  }
+}
+
+Storage::~Storage() {
+  if (device_.is_cpu())
+    delete[] data_;
+  else
+    cuda_free(data_, device_.index);
+}
+
+}  // namespace detail
+
+Tensor Tensor::empty(const Shape& shape, Device device) {
+  Tensor t;
+  t.storage_ = std::make_shared<detail::Storage>(shape_numel(shape), device);
+  t.shape_ = shape;
+  return t;
+}
+
+Tensor Tensor::zeros(const Shape& shape, Device device) { return full(shape, 0.0f, device); }
+
+Tensor Tensor::full(const Shape& shape, float value, Device device) {
+  Tensor t = empty(shape, device);
+  t.fill(value);
+  return t;
+}
+
+Tensor Tensor::from_vector(const Shape& shape, const std::vector<float>& values, Device device) {
+  if (static_cast<int64_t>(values.size()) != shape_numel(shape))
+    throw Error("Tensor::from_vector: " + std::to_string(values.size()) +
+                " values given for shape " + shape_str(shape) + " (" +
+                std::to_string(shape_numel(shape)) + " expected)");
+  Tensor t = empty(shape, device);
+  if (device.is_cpu())
+    std::copy(values.begin(), values.end(), t.data());
+  else
+    detail::cuda_copy(t.data(), values.data(), values.size() * sizeof(float), true, false);
+  return t;
+}
+
+int64_t Tensor::size(int64_t d) const {
+  const int64_t n = dim();
+  if (d < -n || d >= n)
+    throw Error("Tensor::size: dimension " + std::to_string(d) + " out of range for shape " +
+                shape_str(shape_));
+  return shape_[static_cast<size_t>(d < 0 ? d + n : d)];
+}
+
+Device Tensor::device() const { return storage_ ? storage_->device() : Device::cpu(); }
+
+float* Tensor::data() { return storage_ ? storage_->data() + offset_ : nullptr; }
+const float* Tensor::data() const { return storage_ ? storage_->data() + offset_ : nullptr; }
+
+Tensor Tensor::to(Device device) const {
+  if (!defined()) return Tensor();
+  Tensor t = empty(shape_, device);
+  t.copy_from(*this);
+  return t;
+}
+
+Tensor Tensor::clone() const { return to(device()); }
+
+std::vector<float> Tensor::to_vector() const {
+  std::vector<float> out(static_cast<size_t>(numel()));
+  if (out.empty()) return out;
+  if (device().is_cpu())
+    std::memcpy(out.data(), data(), out.size() * sizeof(float));
+  else
+    detail::cuda_copy(out.data(), data(), out.size() * sizeof(float), false, true);
+  return out;
+}
+
+void Tensor::copy_from(const Tensor& src) {
+  if (!defined() || !src.defined()) throw Error("Tensor::copy_from: undefined tensor");
+  if (src.shape() != shape_)
+    throw Error("Tensor::copy_from: source has shape " + shape_str(src.shape()) + ", expected " +
+                shape_str(shape_));
+  const size_t bytes = static_cast<size_t>(numel()) * sizeof(float);
+  if (bytes == 0) return;
+  if (device().is_cpu() && src.device().is_cpu())
+    std::memmove(data(), src.data(), bytes);
+  else
+    detail::cuda_copy(data(), src.data(), bytes, device().is_cuda(), src.device().is_cuda());
+}
+
+void Tensor::fill(float value) {
+  if (!defined()) throw Error("Tensor::fill: undefined tensor");
+  if (device().is_cpu())
+    std::fill(data(), data() + numel(), value);
+  else
+    detail::cuda_fill_float(data(), static_cast<size_t>(numel()), value, device().index);
+}
+
+Tensor Tensor::view(const Shape& shape, int64_t offset) const {
+  if (!defined()) throw Error("Tensor::view: undefined tensor");
+  if (offset < 0 || offset + shape_numel(shape) > numel())
+    throw Error("Tensor::view: shape " + shape_str(shape) + " at offset " + std::to_string(offset) +
+                " does not fit in a tensor of shape " + shape_str(shape_));
+  Tensor t = *this;
+  t.offset_ = offset_ + offset;
+  t.shape_ = shape;
+  return t;
+}
+
+}  // namespace elman

@@ -1,0 +1,9 @@
+// The umbrella header: the whole public API. Compiles with a plain C++17 compiler, no CUDA.
+#pragma once
+
+#include "elman/context.h"
+#include "elman/device.h"
+#include "elman/error.h"
+#include "elman/rnn.h"
+#include "elman/tensor.h"
+#include "elman/version.h"

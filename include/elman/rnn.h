@@ -1,0 +1,117 @@
+// elman::RNN: a multi-layer, optionally bidirectional Elman RNN with torch.nn.RNN's arguments,
+// parameter names, shapes, initialisation, inputs and outputs. Forward, and BPTT backward.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "elman/context.h"
+#include "elman/tensor.h"
+
+namespace elman {
+
+enum class Nonlinearity { kTanh, kReLU };
+std::string nonlinearity_name(Nonlinearity n);             // "tanh", "relu"
+Nonlinearity parse_nonlinearity(const std::string& name);  // throws on anything else
+
+// torch.nn.RNN's constructor arguments, same names, same meaning, same defaults.
+struct RNNOptions {
+  int64_t input_size = 0;
+  int64_t hidden_size = 0;
+  int64_t num_layers = 1;
+  Nonlinearity nonlinearity = Nonlinearity::kTanh;
+  bool bias = true;
+  bool batch_first = false;
+  bool bidirectional = false;
+
+  int64_t num_directions() const { return bidirectional ? 2 : 1; }
+  // Width of layer `layer`'s input: input_size for layer 0, D * hidden_size above.
+  int64_t layer_input_size(int64_t layer) const;
+  void validate() const;  // throws elman::Error naming the bad argument
+};
+
+// torch.nn.RNN's two results.
+struct RNNOutput {
+  Tensor output;  // [T, B, D*H], or [B, T, D*H] with batch_first
+  Tensor h_n;     // [num_layers * D, B, H], index l * D + d
+};
+
+// Gradients w.r.t. the inputs of forward_train (parameter gradients go to RNN::grad()).
+struct RNNInputGrads {
+  Tensor grad_input;  // shape of input
+  Tensor grad_h0;     // [num_layers * D, B, H] (zeros' gradient when h0 was omitted)
+};
+
+// What a training-mode forward saves for backward. Opaque; reusable across steps (its buffers
+// are kept and only grow), so a training loop allocates nothing after its first step.
+class RNNCache {
+ public:
+  RNNCache();
+  ~RNNCache();
+  RNNCache(RNNCache&&) noexcept;
+  RNNCache& operator=(RNNCache&&) noexcept;
+  bool valid() const;  // true after a forward_train, until the next one fails
+  struct State;
+  State& state() { return *state_; }
+  const State& state() const { return *state_; }
+
+ private:
+  std::unique_ptr<State> state_;
+};
+
+class RNN {
+ public:
+  // Parameters are created on ctx's device and initialised like PyTorch's: each drawn from
+  // U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), from a generator seeded with `seed`.
+  RNN(Context& ctx, const RNNOptions& options, uint64_t seed = 0);
+  ~RNN();
+  RNN(RNN&&) noexcept;
+  RNN(const RNN&) = delete;
+  RNN& operator=(const RNN&) = delete;
+
+  const RNNOptions& options() const { return options_; }
+  Context& context() const { return *ctx_; }
+
+  // PyTorch's names in PyTorch's order: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0,
+  // then "_reverse" for direction 1, then the next layer.
+  const std::vector<std::string>& parameter_names() const { return names_; }
+  Tensor& parameter(const std::string& name);
+  Tensor& grad(const std::string& name);
+  std::vector<Tensor> parameters() const { return params_; }
+  std::vector<Tensor> grads() const { return grads_; }
+  // All parameters (and all gradients) in one contiguous buffer, in parameter_names() order.
+  Tensor& flat_parameters() { return flat_params_; }
+  Tensor& flat_grads() { return flat_grads_; }
+  void zero_grad();
+
+  // Inference: saves nothing. `h0` may be undefined (zeros), like PyTorch's optional hx.
+  RNNOutput forward(const Tensor& input, const Tensor& h0 = Tensor());
+  // Training: also saves into `cache` what backward needs.
+  RNNOutput forward_train(const Tensor& input, const Tensor& h0, RNNCache& cache);
+  // BPTT over the forward that filled `cache`. Either upstream gradient may be undefined
+  // (treated as zeros). Parameter gradients are accumulated (+=) into grad(), as PyTorch
+  // accumulates into .grad; input and h0 gradients are returned.
+  RNNInputGrads backward(const RNNCache& cache, const Tensor& grad_output,
+                         const Tensor& grad_h_n = Tensor());
+
+  // The same three calls writing into caller-owned results: a tensor of the right shape and
+  // device is written in place, any other (or an undefined one) is replaced by a new one. A
+  // loop that passes the same results each time allocates nothing after its first call.
+  void forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result);
+  void forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& cache,
+                          RNNOutput& result);
+  void backward_into(const RNNCache& cache, const Tensor& grad_output, const Tensor& grad_h_n,
+                     RNNInputGrads& result);
+
+ private:
+  struct Workspace;
+  Context* ctx_;
+  RNNOptions options_;
+  std::vector<std::string> names_;
+  Tensor flat_params_, flat_grads_;
+  std::vector<Tensor> params_, grads_;
+  std::unique_ptr<Workspace> workspace_;
+};
+
+}  // namespace elman

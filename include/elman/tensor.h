@@ -1,0 +1,62 @@
+// elman::Tensor: a dense, row-major float32 array on one device (PyTorch's contiguous tensor).
+// Copies are shallow (shared storage, like torch.Tensor); clone() and to() make deep copies.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "elman/device.h"
+
+namespace elman {
+
+using Shape = std::vector<int64_t>;
+std::string shape_str(const Shape& shape);  // "[5, 3, 2]"
+int64_t shape_numel(const Shape& shape);
+
+namespace detail {
+class Storage;
+}
+
+class Tensor {
+ public:
+  Tensor() = default;  // undefined: holds nothing (like an absent optional argument)
+
+  static Tensor empty(const Shape& shape, Device device = Device::cpu());
+  static Tensor zeros(const Shape& shape, Device device = Device::cpu());
+  static Tensor full(const Shape& shape, float value, Device device = Device::cpu());
+  // Copies `values` (numel(shape) of them, row-major) onto `device`.
+  static Tensor from_vector(const Shape& shape, const std::vector<float>& values,
+                            Device device = Device::cpu());
+
+  bool defined() const { return storage_ != nullptr; }
+  const Shape& shape() const { return shape_; }
+  int64_t dim() const { return static_cast<int64_t>(shape_.size()); }
+  int64_t size(int64_t d) const;  // negative d counts from the end
+  int64_t numel() const { return shape_numel(shape_); }
+  Device device() const;
+
+  float* data();
+  const float* data() const;
+
+  // Deep copies. Transfers between host and device synchronise the device: they are explicit,
+  // user-requested moves, never on a hot path.
+  Tensor to(Device device) const;
+  Tensor clone() const;
+  std::vector<float> to_vector() const;
+  // Copies the values of `src` (same shape, any device) into this tensor.
+  void copy_from(const Tensor& src);
+  void fill(float value);
+
+  // A view of `shape` onto the same storage, starting `offset` elements into this tensor.
+  Tensor view(const Shape& shape, int64_t offset = 0) const;
+  Tensor reshape(const Shape& shape) const { return view(shape, 0); }
+
+ private:
+  std::shared_ptr<detail::Storage> storage_;
+  int64_t offset_ = 0;
+  Shape shape_;
+};
+
+}  // namespace elman

@@ -1,0 +1,86 @@
+// The CUDA backend: cuBLAS GEMMs and the functor ops through the generic launcher, on the
+// user's stream; a second lane (stream + cuBLAS handle) runs the reverse direction concurrently.
+#include <array>
+
+#include "host/backend.h"
+#include "kernels/cuda_api.h"
+#include "kernels/cuda_check.cuh"
+#include "kernels/cuda_raii.cuh"
+#include "kernels/launch.cuh"
+
+namespace elman::detail {
+namespace {
+
+constexpr int kMaxLanes = 2;
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(int device, cudaStream_t user_stream) : device_(device), main_(user_stream) {
+    ELMAN_CUDA_CHECK(cudaSetDevice(device));
+    lane_streams_[0] = main_;
+    extra_streams_[1] = make_stream();
+    lane_streams_[1] = extra_streams_[1].get();
+    for (int k = 0; k < kMaxLanes; ++k) {
+      handles_[k] = make_cublas(lane_streams_[k]);
+      events_[k] = make_event();
+    }
+  }
+
+  Device device() const override { return Device::cuda(device_); }
+  CUstream_st* stream() const override { return main_; }
+  void synchronize() override { ELMAN_CUDA_CHECK(cudaStreamSynchronize(main_)); }
+
+  void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float* A,
+            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) override {
+    check_gemm_args(ta, tb, m, n, k, lda, ldb, ldc);
+    if (m == 0 || n == 0) return;
+    auto op = [](Trans t) { return t == Trans::kN ? CUBLAS_OP_N : CUBLAS_OP_T; };
+    ELMAN_CUBLAS_CHECK(cublasSgemm(handles_[lane_].get(), op(ta), op(tb), static_cast<int>(m),
+                                   static_cast<int>(n), static_cast<int>(k), &alpha, A,
+                                   static_cast<int>(lda), B, static_cast<int>(ldb), &beta, C,
+                                   static_cast<int>(ldc)));
+  }
+
+  CUstream_st* current_stream() const override { return current(); }
+
+  void fork(int lanes) override {
+    if (lanes < 1 || lanes > kMaxLanes) throw Error("CudaBackend::fork: lanes must be 1 or 2");
+    lanes_ = lanes;
+    ELMAN_CUDA_CHECK(cudaEventRecord(events_[0].get(), main_));
+    for (int k = 1; k < lanes_; ++k)
+      ELMAN_CUDA_CHECK(cudaStreamWaitEvent(lane_streams_[k], events_[0].get(), 0));
+    lane_ = 0;
+  }
+  void set_lane(int lane) override {
+    if (lane < 0 || lane >= lanes_) throw Error("CudaBackend::set_lane: lane out of range");
+    lane_ = lane;
+  }
+  void join() override {
+    for (int k = 1; k < lanes_; ++k) {
+      ELMAN_CUDA_CHECK(cudaEventRecord(events_[k].get(), lane_streams_[k]));
+      ELMAN_CUDA_CHECK(cudaStreamWaitEvent(main_, events_[k].get(), 0));
+    }
+    lanes_ = 1;
+    lane_ = 0;
+  }
+
+ private:
+  cudaStream_t current() const { return lane_streams_[lane_]; }
+
+  int device_;
+  cudaStream_t main_;  // the user's stream (not owned)
+  std::array<StreamOwner, kMaxLanes> extra_streams_;
+  std::array<cudaStream_t, kMaxLanes> lane_streams_{};
+  std::array<CublasOwner, kMaxLanes> handles_;
+  std::array<EventOwner, kMaxLanes> events_;
+  int lanes_ = 1;
+  int lane_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(int device, CUstream_st* stream) {
+  return std::make_unique<CudaBackend>(device, stream);
+}
+
+}  // namespace elman::detail

@@ -1,0 +1,16 @@
+// The one place each functor op is compiled for the GPU: an explicit instantiation of the
+// generic launcher per op type. Adding an op means adding its line here.
+#include "kernels/launch.cuh"
+#include "kernels/layout_ops.h"
+#include "kernels/step_ops.h"
+
+namespace elman::detail {
+
+template void launch_cuda<ForwardStep>(const ForwardStep&, cudaStream_t);
+template void launch_cuda<BackwardStep>(const BackwardStep&, cudaStream_t);
+template void launch_cuda<Fill>(const Fill&, cudaStream_t);
+template void launch_cuda<CopyRows>(const CopyRows&, cudaStream_t);
+template void launch_cuda<SwapLeadingDims>(const SwapLeadingDims&, cudaStream_t);
+template void launch_cuda<Axpy>(const Axpy&, cudaStream_t);
+
+}  // namespace elman::detail

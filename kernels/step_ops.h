@@ -1,0 +1,60 @@
+// The fused element-wise ops of the recurrent step, forward and backward, as functors:
+// operator()(i) computes element i = b * hidden + j. Run by a CUDA launcher or a CPU loop.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/hd.h"
+
+namespace elman::detail {
+
+enum class Activation { kTanh, kReLU };
+
+ELMAN_HD inline float activate(Activation act, float a) {
+  return act == Activation::kTanh ? tanhf(a) : (a > 0.0f ? a : 0.0f);
+}
+// f'(a) from h = f(a): 1 - h^2 for tanh, [a > 0] = [h > 0] for relu (STYLE.md: backward takes
+// the derivative from the stored output, no second pass).
+ELMAN_HD inline float activation_grad_from_output(Activation act, float h) {
+  return act == Activation::kTanh ? 1.0f - h * h : (h > 0.0f ? 1.0f : 0.0f);
+}
+
+// h_t = f(pre + b_ih + b_hh), where pre = W_ih x_t + W_hh h_{t-1} came from the GEMMs.
+struct ForwardStep {
+  const float* pre;   // [batch, hidden], row stride ld_pre
+  const float* b_ih;  // [hidden] or nullptr (bias=False)
+  const float* b_hh;  // [hidden] or nullptr
+  float* h;           // [batch, hidden], row stride ld_h
+  int64_t batch, hidden, ld_pre, ld_h;
+  Activation act;
+
+  int64_t size() const { return batch * hidden; }
+  ELMAN_HD void operator()(int64_t i) const {
+    const int64_t b = i / hidden, j = i % hidden;
+    float a = pre[b * ld_pre + j];
+    if (b_ih) a += b_ih[j] + b_hh[j];
+    h[b * ld_h + j] = activate(act, a);
+  }
+};
+
+// delta_t = (dy_t + g_carry) * f'(a_t): the gradient w.r.t. the pre-activation at step t.
+// dy_t is the gradient arriving from the layer's output (above or the loss), g_carry the one
+// arriving through the recurrence (W_hh^T delta_{t+1}, or dL/dh_n at the last step).
+struct BackwardStep {
+  const float* dy;       // [batch, hidden], row stride ld_dy
+  const float* g_carry;  // [batch, hidden], row stride hidden
+  const float* h;        // [batch, hidden], row stride ld_h: the saved h_t
+  float* delta;          // [batch, hidden], row stride ld_delta
+  int64_t batch, hidden, ld_dy, ld_h, ld_delta;
+  Activation act;
+
+  int64_t size() const { return batch * hidden; }
+  ELMAN_HD void operator()(int64_t i) const {
+    const int64_t b = i / hidden, j = i % hidden;
+    const float g = dy[b * ld_dy + j] + g_carry[b * hidden + j];
+    delta[b * ld_delta + j] = g * activation_grad_from_output(act, h[b * ld_h + j]);
+  }
+};
+
+}  // namespace elman::detail
