@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what elman needs and a fresh machine of this kind lacks (Debian packages), then
+# configures and builds into ./build. Idempotent: installs only what is missing.
+# Usage: bash tools/setup.sh [extra cmake arguments...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build: cmake, a C++ compiler, OpenBLAS, nlohmann-json, CLI11, GoogleTest.
+# Run: python3 with numpy + matplotlib (plots, interop tests), python3-torch (fixture
+# generation, checkpoint round trip with PyTorch, the CPU benchmark's peer).
+packages=(cmake g++ make libopenblas-dev nlohmann-json3-dev libcli11-dev googletest libgtest-dev
+          python3 python3-numpy python3-matplotlib ${ELMAN_EXTRA_PACKAGES:-})
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The CUDA toolkit (nvcc, cuBLAS; cuDNN for elman-bench) comes with the machine; find nvcc.
+if ! command -v nvcc >/dev/null 2>&1; then
+  for d in /usr/local/cuda/bin /usr/local/cuda-*/bin; do
+    [ -x "$d/nvcc" ] && export PATH="$d:$PATH" && break
+  done
+fi
+command -v nvcc >/dev/null 2>&1 || {
+  echo "setup: nvcc not found: elman needs the CUDA toolkit to build (no GPU is needed to run)" >&2
+  exit 1
+}
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+cmake --build build -j"$(nproc)"
