@@ -2,10 +2,12 @@
 // meaning of its arguments, the functor ops, and lanes (streams) for independent work.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "elman/device.h"
+#include "kernels/batch_ops.h"
 #include "kernels/layout_ops.h"
 #include "kernels/step_ops.h"
 
@@ -28,6 +30,10 @@ class Backend {
   virtual void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha,
                     const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
                     int64_t ldc) = 0;
+
+  // Copies `bytes` from host memory to this device, ordered on the current lane. The source may
+  // be reused as soon as the call returns.
+  virtual void upload(void* dst, const void* host_src, size_t bytes) = 0;
 
   // The stream of the current lane (nullptr on the CPU): where run() launches functor ops.
   virtual CUstream_st* current_stream() const { return nullptr; }

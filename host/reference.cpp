@@ -21,12 +21,15 @@ T act_grad_from_output(Nonlinearity n, T h) {  // f'(a) written with h = f(a)
 
 template <typename T>
 Forward<T> forward(const RNNOptions& o, const Weights<T>& w, const std::vector<T>& input,
-                   int64_t seq_len, int64_t batch, const std::vector<T>* h0) {
+                   int64_t seq_len, int64_t batch, const std::vector<T>* h0,
+                   const std::vector<int64_t>* lengths) {
   const int64_t L = o.num_layers, D = o.num_directions(), H = o.hidden_size, DH = D * H;
   const int64_t Tn = seq_len, B = batch;
+  auto length = [&](int64_t b) { return lengths ? (*lengths)[b] : Tn; };
   Forward<T> f;
   f.h_n.assign(static_cast<size_t>(L * D * B * H), T(0));
-  f.states.assign(static_cast<size_t>(L), std::vector<T>(static_cast<size_t>(Tn * B * DH)));
+  // Steps past a sequence's end stay 0.
+  f.states.assign(static_cast<size_t>(L), std::vector<T>(static_cast<size_t>(Tn * B * DH), T(0)));
   // x(l, t, b, i): layer l's input at step t for sequence b.
   auto x = [&](int64_t l, int64_t t, int64_t b, int64_t i) -> T {
     if (l > 0) return f.states[l - 1][(t * B + b) * DH + i];
@@ -41,8 +44,9 @@ Forward<T> forward(const RNNOptions& o, const Weights<T>& w, const std::vector<T
         std::vector<T> h(static_cast<size_t>(H), T(0));  // h_{-1}
         if (h0)
           for (int64_t j = 0; j < H; ++j) h[j] = (*h0)[((l * D + d) * B + b) * H + j];
-        for (int64_t s = 0; s < Tn; ++s) {
-          const int64_t t = d == 0 ? s : Tn - 1 - s;
+        const int64_t n = length(b);
+        for (int64_t s = 0; s < n; ++s) {
+          const int64_t t = d == 0 ? s : n - 1 - s;  // reverse: from the sequence's own end
           std::vector<T> h_new(static_cast<size_t>(H));
           for (int64_t j = 0; j < H; ++j) {
             T a = 0;  // a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
@@ -72,9 +76,10 @@ template <typename T>
 Gradients<T> backward(const RNNOptions& o, const Weights<T>& w, const std::vector<T>& input,
                       int64_t seq_len, int64_t batch, const std::vector<T>* h0,
                       const Forward<T>& fwd, const std::vector<T>* grad_output,
-                      const std::vector<T>* grad_h_n) {
+                      const std::vector<T>* grad_h_n, const std::vector<int64_t>* lengths) {
   const int64_t L = o.num_layers, D = o.num_directions(), H = o.hidden_size, DH = D * H;
   const int64_t Tn = seq_len, B = batch;
+  auto length = [&](int64_t b) { return lengths ? (*lengths)[b] : Tn; };
   Gradients<T> g;
   g.weights.resize(w.size());
   for (size_t c = 0; c < w.size(); ++c) {
@@ -108,15 +113,16 @@ Gradients<T> backward(const RNNOptions& o, const Weights<T>& w, const std::vecto
       const Cell<T>& c = w[l * D + d];
       Cell<T>& gc = g.weights[l * D + d];
       auto h_at = [&](int64_t t, int64_t b, int64_t j) -> T {  // h_t; t outside = h0
-        if (t < 0 || t >= Tn) return h0 ? (*h0)[((l * D + d) * B + b) * H + j] : T(0);
+        if (t < 0 || t >= length(b)) return h0 ? (*h0)[((l * D + d) * B + b) * H + j] : T(0);
         return fwd.states[l][(t * B + b) * DH + d * H + j];
       };
       for (int64_t b = 0; b < B; ++b) {
         std::vector<T> carry(static_cast<size_t>(H), T(0));  // dL/dh_t through the recurrence
         if (grad_h_n)
           for (int64_t j = 0; j < H; ++j) carry[j] = (*grad_h_n)[((l * D + d) * B + b) * H + j];
-        for (int64_t s = Tn - 1; s >= 0; --s) {  // the direction's steps, last first
-          const int64_t t = d == 0 ? s : Tn - 1 - s;
+        const int64_t n = length(b);
+        for (int64_t s = n - 1; s >= 0; --s) {  // the direction's steps, last first
+          const int64_t t = d == 0 ? s : n - 1 - s;
           const int64_t t_prev = d == 0 ? t - 1 : t + 1;  // outside [0, T) means h0
           std::vector<T> delta(static_cast<size_t>(H));
           for (int64_t j = 0; j < H; ++j) {
@@ -196,13 +202,15 @@ std::vector<T> flat_from_weights(const RNNOptions& o, const Weights<T>& w) {
   return flat;
 }
 
-#define ELMAN_INSTANTIATE_REFERENCE(T)                                                           \
-  template Forward<T> forward<T>(const RNNOptions&, const Weights<T>&, const std::vector<T>&,    \
-                                 int64_t, int64_t, const std::vector<T>*);                       \
-  template Gradients<T> backward<T>(const RNNOptions&, const Weights<T>&, const std::vector<T>&, \
-                                    int64_t, int64_t, const std::vector<T>*, const Forward<T>&,  \
-                                    const std::vector<T>*, const std::vector<T>*);               \
-  template Weights<T> weights_from_flat<T>(const RNNOptions&, const std::vector<float>&);        \
+#define ELMAN_INSTANTIATE_REFERENCE(T)                                                      \
+  template Forward<T> forward<T>(const RNNOptions&, const Weights<T>&, const std::vector<T>&, \
+                                 int64_t, int64_t, const std::vector<T>*,                    \
+                                 const std::vector<int64_t>*);                               \
+  template Gradients<T> backward<T>(                                                         \
+      const RNNOptions&, const Weights<T>&, const std::vector<T>&, int64_t, int64_t,         \
+      const std::vector<T>*, const Forward<T>&, const std::vector<T>*, const std::vector<T>*, \
+      const std::vector<int64_t>*);                                                          \
+  template Weights<T> weights_from_flat<T>(const RNNOptions&, const std::vector<float>&);    \
   template std::vector<T> flat_from_weights<T>(const RNNOptions&, const Weights<T>&);
 
 ELMAN_INSTANTIATE_REFERENCE(float)

@@ -35,17 +35,22 @@ struct Gradients {
   std::vector<T> h0;     // [L*D, B, H]
 };
 
-// input in the user's layout (batch_first honoured); h0 nullptr means zeros.
+// input in the user's layout (batch_first honoured); h0 nullptr means zeros; lengths nullptr
+// means every sequence has seq_len steps, else sequence b runs steps t < (*lengths)[b] only
+// (PyTorch's packed sequences: zero outputs past the end, h_n at the sequence's own last step,
+// the reverse direction starting there).
 template <typename T>
 Forward<T> forward(const RNNOptions& o, const Weights<T>& w, const std::vector<T>& input,
-                   int64_t seq_len, int64_t batch, const std::vector<T>* h0);
+                   int64_t seq_len, int64_t batch, const std::vector<T>* h0,
+                   const std::vector<int64_t>* lengths = nullptr);
 
 // BPTT over `fwd`; grad_output / grad_h_n nullptr mean zeros.
 template <typename T>
 Gradients<T> backward(const RNNOptions& o, const Weights<T>& w, const std::vector<T>& input,
                       int64_t seq_len, int64_t batch, const std::vector<T>* h0,
                       const Forward<T>& fwd, const std::vector<T>* grad_output,
-                      const std::vector<T>* grad_h_n);
+                      const std::vector<T>* grad_h_n,
+                      const std::vector<int64_t>* lengths = nullptr);
 
 // The weights of a flat parameter vector laid out as make_param_layout(o) says, converted to T.
 template <typename T>

@@ -1,6 +1,7 @@
 // BPTT (DESIGN.md §1-2): per layer, top down, and direction: per step one fused BackwardStep
-// (delta = g * f') and one GEMM (g <- W_hh^T delta); after the loop one GEMM each for dW_ih,
-// dW_hh, the bias gradients and the gradient w.r.t. the layer's input, over all steps at once.
+// (delta = g * f') and one GEMM over the running sequences (g <- W_hh^T delta); after the loop
+// one GEMM each for dW_ih, dW_hh, the bias gradients and the layer's input gradient, over all
+// steps at once (delta is zero at padded steps, so they add nothing).
 #include "elman/error.h"
 #include "host/backend.h"
 #include "host/buffers.h"
@@ -26,7 +27,9 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
   if (st.owner != this)
     throw Error("RNN::backward: the cache was filled by another model's forward_train");
   const Device device = ctx_->device();
-  const detail::SequenceDims dims{st.seq_len, st.batch};
+  const detail::DeviceBatch& batch = st.batch;
+  const detail::BatchPlan& plan = batch.plan;
+  const detail::SequenceDims dims{plan.seq_len, plan.batch};
   detail::check_tensor(kCall, "grad_output", grad_output, detail::output_shape(options_, dims),
                        device, true);
   detail::check_tensor(kCall, "grad_h_n", grad_h_n, detail::state_shape(options_, dims), device,
@@ -45,37 +48,51 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
   Tensor delta = detail::ensure_buffer(ws.delta, {T, B, DH}, device);
   Tensor dy_buf[2] = {detail::ensure_buffer(ws.dy[0], {T, B, DH}, device),
                       detail::ensure_buffer(ws.dy[1], {T, B, DH}, device)};
-  Tensor g_carry[2];
-  for (int64_t d = 0; d < D; ++d) g_carry[d] = detail::ensure_buffer(ws.g_carry[d], {B, H}, device);
+  Tensor g_carry[2], delta_first[2];
+  for (int64_t d = 0; d < D; ++d) {
+    g_carry[d] = detail::ensure_buffer(ws.g_carry[d], {B, H}, device);
+    delta_first[d] = detail::ensure_buffer(ws.delta_first[d], {B, H}, device);
+  }
   if (!ws.ones.defined() || ws.ones.device() != device || ws.ones.numel() < TB) {
     ws.ones = Tensor::empty({TB}, device);  // filled once per size, not per call
     detail::run(be, detail::Fill{ws.ones.data(), TB, 1.0f});
   }
-  const Tensor& ones = ws.ones;
-  // dL/dy of the top layer, time-major [T, B, D*H].
+  const float* ones = ws.ones.data();
+
+  // dL/dy of the top layer in internal order [T, B, D*H]; padded steps are never read.
   const float* dy = nullptr;
   if (!grad_output.defined()) {
     Tensor z = detail::ensure_buffer(ws.dy_top, {T, B, DH}, device);
     detail::run(be, detail::Fill{z.data(), z.numel(), 0.0f});
     dy = z.data();
-  } else if (o.batch_first) {
+  } else if (batch.needs_gather(o.batch_first)) {
     Tensor z = detail::ensure_buffer(ws.dy_top, {T, B, DH}, device);
-    detail::run(be, detail::SwapLeadingDims{grad_output.data(), z.data(), B, T, DH});
+    detail::run(be, detail::GatherSequences{grad_output.data(), z.data(), T, B, DH, batch.perm,
+                                            batch.lengths, o.batch_first});
     dy = z.data();
   } else {
     dy = grad_output.data();
   }
-  // Layer 0's input gradient goes straight into the result unless it must be transposed.
-  float* dx_layer0 = o.batch_first
+  // dL/dh_n in internal order [L*D, B, H], or nullptr for zeros.
+  const float* gh = grad_h_n.defined() ? grad_h_n.data() : nullptr;
+  if (gh && batch.perm) {
+    Tensor z = detail::ensure_buffer(ws.grad_h_n, grad_h_n.shape(), device);
+    detail::run(be, detail::PermuteRows{gh, z.data(), L * D, B, H, batch.perm, true});
+    gh = z.data();
+  }
+  // Layer 0's input gradient goes straight into the result unless it must be rearranged.
+  const bool rearrange_dx = batch.needs_gather(o.batch_first);
+  float* dx_layer0 = rearrange_dx
                          ? detail::ensure_buffer(ws.dx_input, {T, B, o.input_size}, device).data()
                          : result.grad_input.data();
+  const float* h0 = st.h0_internal.defined() ? st.h0_internal.data() : nullptr;
 
   const float* params = flat_params_.data();
   float* grads = flat_grads_.data();
   for (int64_t l = L - 1; l >= 0; --l) {
     const int64_t I = o.layer_input_size(l);
-    const float* x = l == 0 ? st.x_time_major.data() : st.layer_out[l - 1].data();  // [T, B, I]
-    const float* out = st.layer_out[l].data();                                      // [T, B, D*H]
+    const float* x = l == 0 ? st.x_internal.data() : st.layer_out[l - 1].data();  // [T, B, I]
+    const float* out = st.layer_out[l].data();                                    // [T, B, D*H]
     float* dx = l == 0 ? dx_layer0 : dy_buf[l % 2].data();  // [T, B, I]: dL/dx of this layer
     be.fork(static_cast<int>(D));
     for (int64_t d = 0; d < D; ++d) {
@@ -84,40 +101,60 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
       const float* w_hh = params + cell.w_hh;
       float* g = g_carry[d].data();           // [B, H]
       float* delta_d = delta.data() + d * H;  // [T, B, H] with row stride D*H
-      // The gradient entering the direction's last step: dL/dh_n, or nothing.
-      if (grad_h_n.defined())
-        detail::run(be, detail::CopyRows{grad_h_n.data() + (l * D + d) * B * H, g, B, H, H, H});
+      // The gradient entering each sequence's last step: dL/dh_n, or nothing. A row keeps it
+      // until its sequence starts running (backward in time), since GEMMs below touch only
+      // running rows.
+      if (gh)
+        detail::run(be, detail::CopyRows{gh + (l * D + d) * B * H, g, B, H, H, H});
       else
         detail::run(be, detail::Fill{g, B * H, 0.0f});
       for (int64_t s = 0; s < T; ++s) {
         const int64_t t = d == 0 ? T - 1 - s : s;  // backward walks time against the direction
+        const int64_t running = plan.active[t];
         float* delta_t = delta_d + t * B * DH;
-        detail::run(be, detail::BackwardStep{dy + t * B * DH + d * H, g, out + t * B * DH + d * H,
-                                             delta_t, B, H, DH, DH, DH, detail::activation_of(o)});
-        // g <- W_hh^T delta_t: dL/dh_{t-1}; after the direction's first step it is dL/dh0.
-        be.gemm(Trans::kN, Trans::kN, H, B, H, 1.0f, w_hh, H, delta_t, DH, 0.0f, g, H);
+        detail::run(
+            be, detail::BackwardStep{dy + t * B * DH + d * H, g, out + t * B * DH + d * H, delta_t,
+                                     B, H, DH, DH, DH, detail::activation_of(o), running});
+        // g <- W_hh^T delta_t: dL/dh_{t-1} of the running rows; a row whose sequence has just
+        // had its first step keeps dL/dh0.
+        be.gemm(Trans::kN, Trans::kN, H, running, H, 1.0f, w_hh, H, delta_t, DH, 0.0f, g, H);
       }
-      detail::run(be, detail::CopyRows{g, result.grad_h0.data() + (l * D + d) * B * H, B, H, H, H});
+      // grad_h0[l*D + d] in the user's order.
+      float* grad_h0_ld = result.grad_h0.data() + (l * D + d) * B * H;
+      if (batch.perm)
+        detail::run(be, detail::PermuteRows{g, grad_h0_ld, 1, B, H, batch.perm, false});
+      else
+        detail::run(be, detail::CopyRows{g, grad_h0_ld, B, H, H, H});
 
       // Weight gradients over all steps at once (accumulated: beta = 1).
       float* dw_ih = grads + cell.w_ih;  // [H, I]
       float* dw_hh = grads + cell.w_hh;  // [H, H]
       be.gemm(Trans::kN, Trans::kT, I, H, TB, 1.0f, x, I, delta_d, DH, 1.0f, dw_ih, I);
-      // dW_hh = sum_t delta_t h_{t-1}^T: steps with a predecessor inside the sequence, then the
-      // first step against h0 (skipped when h0 was omitted: zeros contribute nothing).
+      // dW_hh = sum_t delta_t h_{t-1}^T: first the steps whose predecessor is inside the
+      // sequence (h at padded steps is 0, so a reverse-direction start adds nothing here)...
       const float* h_prev_rows = out + (d == 0 ? 0 : B * DH) + d * H;
       const float* delta_rows = delta_d + (d == 0 ? B * DH : 0);
       be.gemm(Trans::kN, Trans::kT, H, H, (T - 1) * B, 1.0f, h_prev_rows, DH, delta_rows, DH, 1.0f,
               dw_hh, H);
-      if (st.h0.defined()) {
-        const int64_t t_first = d == 0 ? 0 : T - 1;
-        be.gemm(Trans::kN, Trans::kT, H, H, B, 1.0f, st.h0.data() + (l * D + d) * B * H, H,
-                delta_d + t_first * B * DH, DH, 1.0f, dw_hh, H);
+      // ... then each sequence's first step against h0 (nothing when h0 was omitted: zeros).
+      if (h0) {
+        const float* delta_at_h0 = delta_d;  // forward: step 0 for every sequence
+        int64_t ld_delta_at_h0 = DH;
+        if (d == 1 && batch.lengths) {  // reverse, variable lengths: step lengths[b] - 1
+          detail::run(be, detail::GatherFinalStep{delta_d, delta_first[d].data(), T, B, H, DH,
+                                                  nullptr, batch.lengths, false});
+          delta_at_h0 = delta_first[d].data();
+          ld_delta_at_h0 = H;
+        } else if (d == 1) {
+          delta_at_h0 = delta_d + (T - 1) * B * DH;
+        }
+        be.gemm(Trans::kN, Trans::kT, H, H, B, 1.0f, h0 + (l * D + d) * B * H, H, delta_at_h0,
+                ld_delta_at_h0, 1.0f, dw_hh, H);
       }
       if (o.bias) {  // db_ih = db_hh = sum over steps and batch of delta
-        be.gemm(Trans::kN, Trans::kN, H, 1, TB, 1.0f, delta_d, DH, ones.data(), TB, 1.0f,
+        be.gemm(Trans::kN, Trans::kN, H, 1, TB, 1.0f, delta_d, DH, ones, TB, 1.0f,
                 grads + cell.b_ih, H);
-        be.gemm(Trans::kN, Trans::kN, H, 1, TB, 1.0f, delta_d, DH, ones.data(), TB, 1.0f,
+        be.gemm(Trans::kN, Trans::kN, H, 1, TB, 1.0f, delta_d, DH, ones, TB, 1.0f,
                 grads + cell.b_hh, H);
       }
     }
@@ -130,9 +167,10 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
     }
     dy = dx;
   }
-  if (o.batch_first)
+  if (rearrange_dx)
     detail::run(be,
-                detail::SwapLeadingDims{dx_layer0, result.grad_input.data(), T, B, o.input_size});
+                detail::ScatterSequences{dx_layer0, result.grad_input.data(), T, B, o.input_size,
+                                         batch.perm, batch.lengths, o.batch_first});
 }
 
 }  // namespace elman

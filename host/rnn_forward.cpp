@@ -1,5 +1,6 @@
 // The forward pass (DESIGN.md §2): per layer and direction, one input-projection GEMM over all
-// steps, then per step one recurrent GEMM and one fused ForwardStep; directions on two lanes.
+// steps, then per step one recurrent GEMM over the sequences still running and one fused
+// ForwardStep; the two directions on two lanes.
 #include <functional>
 
 #include "elman/error.h"
@@ -14,12 +15,50 @@ namespace {
 using detail::Backend;
 using detail::Trans;
 
-// Runs every layer. x: [T, B, I] time-major input; h0: [L*D, B, H] or nullptr (zeros);
-// layer_out(l): where layer l writes [T, B, D*H]; h_n: [L*D, B, H].
+// Sets up `batch` for `lengths` and uploads the arrays the functors need.
+void prepare_batch(Backend& be, detail::DeviceBatch& batch, const char* call,
+                   const std::vector<int64_t>& lengths, detail::SequenceDims dims) {
+  batch.plan = detail::make_batch_plan(call, lengths, dims.seq_len, dims.batch);
+  batch.perm = batch.lengths = nullptr;
+  if (batch.plan.permuted) {
+    batch.perm_buffer.upload(be, batch.plan.perm);
+    batch.perm = batch.perm_buffer.data();
+  }
+  if (batch.plan.varying) {
+    batch.lengths_buffer.upload(be, batch.plan.lengths);
+    batch.lengths = batch.lengths_buffer.data();
+  }
+}
+
+// The input in internal order: the user's tensor itself, or its rearranged copy in `buffer`.
+Tensor internal_input(Backend& be, const RNNOptions& o, const Tensor& input,
+                      const detail::DeviceBatch& batch, Tensor& buffer) {
+  if (!batch.needs_gather(o.batch_first)) return input;
+  const int64_t T = batch.plan.seq_len, B = batch.plan.batch;
+  Tensor x = detail::ensure_buffer(buffer, {T, B, o.input_size}, be.device());
+  detail::run(be, detail::GatherSequences{input.data(), x.data(), T, B, o.input_size, batch.perm,
+                                          batch.lengths, o.batch_first});
+  return x;
+}
+
+// h0 in internal order: undefined (zeros), the user's h0, or its permuted copy in `buffer`.
+Tensor internal_h0(Backend& be, const Tensor& h0, const detail::DeviceBatch& batch,
+                   Tensor& buffer) {
+  if (!h0.defined() || !batch.perm) return h0;
+  Tensor h = detail::ensure_buffer(buffer, h0.shape(), be.device());
+  detail::run(be, detail::PermuteRows{h0.data(), h.data(), h0.size(0), h0.size(1), h0.size(2),
+                                      batch.perm, true});
+  return h;
+}
+
+// Runs every layer. x: [T, B, I] and h0: [L*D, B, H] (or nullptr: zeros) in internal order;
+// layer_out(l): where layer l writes [T, B, D*H]; h_n: [L*D, B, H] in the user's order.
 void run_layers(Backend& be, const RNNOptions& o, const detail::ParamLayout& layout,
-                const float* params, const float* x, const float* h0, detail::SequenceDims dims,
-                const std::function<float*(int64_t)>& layer_out, Tensor (&proj)[2], float* h_n) {
-  const int64_t T = dims.seq_len, B = dims.batch, H = o.hidden_size, D = o.num_directions();
+                const float* params, const float* x, const float* h0,
+                const detail::DeviceBatch& batch, const std::function<float*(int64_t)>& layer_out,
+                Tensor (&proj)[2], float* h_n) {
+  const detail::BatchPlan& plan = batch.plan;
+  const int64_t T = plan.seq_len, B = plan.batch, H = o.hidden_size, D = o.num_directions();
   const int64_t DH = D * H;
   const detail::Activation act = detail::activation_of(o);
   const float* in = x;
@@ -34,76 +73,71 @@ void run_layers(Backend& be, const RNNOptions& o, const detail::ParamLayout& lay
       const float* w_hh = params + cell.w_hh;  // [H, H]
       const float* b_ih = o.bias ? params + cell.b_ih : nullptr;
       const float* b_hh = o.bias ? params + cell.b_hh : nullptr;
-      float* pre = proj[d].data();  // [T, B, H]
+      const float* h0_ld = h0 ? h0 + (l * D + d) * B * H : nullptr;  // [B, H]
+      float* pre = proj[d].data();                                   // [T, B, H]
       // pre[t, b, :] = W_ih x[t, b, :] for all steps at once.
       be.gemm(Trans::kT, Trans::kN, H, T * B, I, 1.0f, w_ih, I, in, I, 0.0f, pre, H);
       for (int64_t s = 0; s < T; ++s) {
         const int64_t t = d == 0 ? s : T - 1 - s;  // the reverse direction walks back
-        const int64_t t_prev = d == 0 ? t - 1 : t + 1;
-        const float* h_prev = nullptr;
-        int64_t ld_prev = DH;
-        if (s > 0) {
-          h_prev = out + t_prev * B * DH + d * H;
-        } else if (h0) {
-          h_prev = h0 + (l * D + d) * B * H;
-          ld_prev = H;
-        }
+        const int64_t running = plan.active[t];
         float* pre_t = pre + t * B * H;  // [B, H]
-        if (h_prev)                      // pre_t += W_hh h_{t-1}
-          be.gemm(Trans::kT, Trans::kN, H, B, H, 1.0f, w_hh, H, h_prev, ld_prev, 1.0f, pre_t, H);
-        detail::run(
-            be, detail::ForwardStep{pre_t, b_ih, b_hh, out + t * B * DH + d * H, B, H, H, DH, act});
+        // Rows that ran at the previous step continue from it; sorted longest first, they are
+        // rows [0, continuing). The rest start here, from h0 (the reverse direction of a
+        // variable-length batch starts each sequence at its own last step).
+        const int64_t continuing = d == 0 ? (s > 0 ? running : 0) : plan.active_at(t + 1);
+        const int64_t t_prev = d == 0 ? t - 1 : t + 1;
+        if (continuing > 0)  // pre_t += W_hh h_{t-1}
+          be.gemm(Trans::kT, Trans::kN, H, continuing, H, 1.0f, w_hh, H,
+                  out + t_prev * B * DH + d * H, DH, 1.0f, pre_t, H);
+        if (h0_ld && running > continuing)
+          be.gemm(Trans::kT, Trans::kN, H, running - continuing, H, 1.0f, w_hh, H,
+                  h0_ld + continuing * H, H, 1.0f, pre_t + continuing * H, H);
+        detail::run(be, detail::ForwardStep{pre_t, b_ih, b_hh, out + t * B * DH + d * H, B, H, H,
+                                            DH, act, running});
       }
-      // h_n[l*D + d] = h at the direction's last step.
-      const int64_t t_last = d == 0 ? T - 1 : 0;
-      detail::run(be, detail::CopyRows{out + t_last * B * DH + d * H, h_n + (l * D + d) * B * H, B,
-                                       H, DH, H});
+      // h_n[l*D + d] = each sequence's state after its direction's last step, in user order.
+      detail::run(be, detail::GatherFinalStep{out + d * H, h_n + (l * D + d) * B * H, T, B, H, DH,
+                                              batch.perm, batch.lengths, d == 1});
     }
     be.join();
     in = out;
   }
 }
 
-// x in time-major order: the input itself, or its transpose written into `buffer`.
-Tensor time_major_input(Backend& be, const RNNOptions& o, const Tensor& input,
-                        detail::SequenceDims dims, Tensor& buffer) {
-  if (!o.batch_first) return input;
-  Tensor x = detail::ensure_buffer(buffer, {dims.seq_len, dims.batch, o.input_size}, be.device());
-  detail::run(
-      be, detail::SwapLeadingDims{input.data(), x.data(), dims.batch, dims.seq_len, o.input_size});
-  return x;
-}
-
-// Writes the last layer's [T, B, D*H] into `output` in the user's layout.
+// Writes the last layer's [T, B, D*H] into `output` in the user's order and layout, zero past
+// each sequence's end.
 void store_output(Backend& be, const RNNOptions& o, const float* last, Tensor& output,
-                  detail::SequenceDims dims) {
+                  const detail::DeviceBatch& batch) {
   const int64_t DH = o.num_directions() * o.hidden_size;
-  if (o.batch_first)
-    detail::run(be, detail::SwapLeadingDims{last, output.data(), dims.seq_len, dims.batch, DH});
-  else
-    detail::run(be, detail::CopyRows{last, output.data(), dims.seq_len * dims.batch, DH, DH, DH});
+  detail::run(
+      be, detail::ScatterSequences{last, output.data(), batch.plan.seq_len, batch.plan.batch, DH,
+                                   batch.perm, batch.lengths, o.batch_first});
 }
 
 }  // namespace
 
-RNNOutput RNN::forward(const Tensor& input, const Tensor& h0) {
+RNNOutput RNN::forward(const Tensor& input, const Tensor& h0, const std::vector<int64_t>& lengths) {
   RNNOutput result;
-  forward_into(input, h0, result);
+  forward_into(input, h0, result, lengths);
   return result;
 }
 
-RNNOutput RNN::forward_train(const Tensor& input, const Tensor& h0, RNNCache& cache) {
+RNNOutput RNN::forward_train(const Tensor& input, const Tensor& h0, RNNCache& cache,
+                             const std::vector<int64_t>& lengths) {
   RNNOutput result;
-  forward_train_into(input, h0, cache, result);
+  forward_train_into(input, h0, cache, result, lengths);
   return result;
 }
 
-void RNN::forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result) {
+void RNN::forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result,
+                       const std::vector<int64_t>& lengths) {
+  constexpr const char* kCall = "RNN::forward";
   const Device device = ctx_->device();
-  const detail::SequenceDims dims = detail::check_input("RNN::forward", options_, input, device);
-  detail::check_tensor("RNN::forward", "h0", h0, detail::state_shape(options_, dims), device, true);
+  const detail::SequenceDims dims = detail::check_input(kCall, options_, input, device);
+  detail::check_tensor(kCall, "h0", h0, detail::state_shape(options_, dims), device, true);
   Backend& be = ctx_->backend();
   Workspace& ws = *workspace_;
+  prepare_batch(be, ws.batch, kCall, lengths, dims);
   detail::ensure_result(result.output, detail::output_shape(options_, dims), device);
   detail::ensure_result(result.h_n, detail::state_shape(options_, dims), device);
   if (dims.batch == 0) return;
@@ -114,33 +148,33 @@ void RNN::forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result)
                          detail::ensure_buffer(ws.ping[1], {T, B, DH}, device)};
   for (int64_t d = 0; d < options_.num_directions(); ++d)
     detail::ensure_buffer(ws.proj[d], {T, B, H}, device);
-  const Tensor x = time_major_input(be, options_, input, dims, ws.x_time_major);
+  const Tensor x = internal_input(be, options_, input, ws.batch, ws.x_internal);
+  const Tensor h = internal_h0(be, h0, ws.batch, ws.h0_internal);
 
   run_layers(
-      be, options_, ws.layout, flat_params_.data(), x.data(), h0.defined() ? h0.data() : nullptr,
-      dims, [&](int64_t l) { return layer_out[l % 2].data(); }, ws.proj, result.h_n.data());
-  store_output(be, options_, layer_out[(options_.num_layers - 1) % 2].data(), result.output, dims);
+      be, options_, ws.layout, flat_params_.data(), x.data(), h.defined() ? h.data() : nullptr,
+      ws.batch, [&](int64_t l) { return layer_out[l % 2].data(); }, ws.proj, result.h_n.data());
+  store_output(be, options_, layer_out[(options_.num_layers - 1) % 2].data(), result.output,
+               ws.batch);
 }
 
 void RNN::forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& cache,
-                             RNNOutput& result) {
+                             RNNOutput& result, const std::vector<int64_t>& lengths) {
+  constexpr const char* kCall = "RNN::forward_train";
   const Device device = ctx_->device();
-  const detail::SequenceDims dims =
-      detail::check_input("RNN::forward_train", options_, input, device);
-  detail::check_tensor("RNN::forward_train", "h0", h0, detail::state_shape(options_, dims), device,
-                       true);
+  const detail::SequenceDims dims = detail::check_input(kCall, options_, input, device);
+  detail::check_tensor(kCall, "h0", h0, detail::state_shape(options_, dims), device, true);
   Backend& be = ctx_->backend();
   Workspace& ws = *workspace_;
   RNNCache::State& st = cache.state();
   st.valid = false;
+  prepare_batch(be, st.batch, kCall, lengths, dims);
   detail::ensure_result(result.output, detail::output_shape(options_, dims), device);
   detail::ensure_result(result.h_n, detail::state_shape(options_, dims), device);
 
   const int64_t T = dims.seq_len, B = dims.batch, H = options_.hidden_size;
   const int64_t DH = options_.num_directions() * H, L = options_.num_layers;
   st.owner = this;
-  st.seq_len = T;
-  st.batch = B;
   st.input = input;
   st.h0 = h0;
   st.layer_buffers.resize(static_cast<size_t>(L));
@@ -150,14 +184,13 @@ void RNN::forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& ca
   if (B > 0) {
     for (int64_t d = 0; d < options_.num_directions(); ++d)
       detail::ensure_buffer(ws.proj[d], {T, B, H}, device);
-    st.x_time_major = time_major_input(be, options_, input, dims, st.x_buffer);
+    st.x_internal = internal_input(be, options_, input, st.batch, st.x_buffer);
+    st.h0_internal = internal_h0(be, h0, st.batch, st.h0_buffer);
     run_layers(
-        be, options_, ws.layout, flat_params_.data(), st.x_time_major.data(),
-        h0.defined() ? h0.data() : nullptr, dims, [&](int64_t l) { return st.layer_out[l].data(); },
-        ws.proj, result.h_n.data());
-    store_output(be, options_, st.layer_out[L - 1].data(), result.output, dims);
-  } else {
-    st.x_time_major = input;
+        be, options_, ws.layout, flat_params_.data(), st.x_internal.data(),
+        st.h0_internal.defined() ? st.h0_internal.data() : nullptr, st.batch,
+        [&](int64_t l) { return st.layer_out[l].data(); }, ws.proj, result.h_n.data());
+    store_output(be, options_, st.layer_out[L - 1].data(), result.output, st.batch);
   }
   st.valid = true;
 }

@@ -1,10 +1,13 @@
 // The internal state behind elman::RNN: its scratch buffers and what a training forward saves
 // (RNNCache::State). Shapes are stated once here; orchestration indexes them as stated.
+// "Internal order": time-major, sequences sorted longest first (host/batch_plan.h).
 #pragma once
 
 #include <vector>
 
 #include "elman/rnn.h"
+#include "host/batch_plan.h"
+#include "host/index_buffer.h"
 #include "host/param_layout.h"
 #include "kernels/step_ops.h"
 
@@ -14,31 +17,48 @@ namespace detail {
 inline Activation activation_of(const RNNOptions& o) {
   return o.nonlinearity == Nonlinearity::kTanh ? Activation::kTanh : Activation::kReLU;
 }
+
+// A batch plan and its arrays on the device; the pointers are null where not needed
+// (perm: identity order; lengths: every sequence runs all steps).
+struct DeviceBatch {
+  BatchPlan plan;
+  IndexBuffer perm_buffer, lengths_buffer;
+  const int32_t* perm = nullptr;
+  const int32_t* lengths = nullptr;
+  // Whether tensors in the user's layout must be rearranged into the internal one.
+  bool needs_gather(bool batch_first) const { return batch_first || perm || lengths; }
+};
 }  // namespace detail
 
 struct RNN::Workspace {
   detail::ParamLayout layout;
+  detail::DeviceBatch batch;  // inference's batch (training keeps its own in the cache)
   // Forward.
-  Tensor x_time_major;  // [T, B, I]: the input, transposed when batch_first
-  Tensor proj[2];       // per direction [T, B, H]: W_ih x_t, then + W_hh h_{t-1}
-  Tensor ping[2];       // inference: [T, B, D*H] layer outputs, alternating by layer
+  Tensor x_internal;   // [T, B, I]: the input in internal order (when it must be rearranged)
+  Tensor h0_internal;  // [L*D, B, H]: h0 in internal order (when permuted)
+  Tensor proj[2];      // per direction [T, B, H]: W_ih x_t, then + W_hh h_{t-1}
+  Tensor ping[2];      // inference: [T, B, D*H] layer outputs, alternating by layer
   // Backward.
-  Tensor dy_top;      // [T, B, D*H]: grad_output, time-major
-  Tensor dy[2];       // [T, B, D*H]: gradient w.r.t. a layer's output, alternating
-  Tensor dx_input;    // [T, B, I]: gradient w.r.t. the input, time-major (batch_first)
-  Tensor delta;       // [T, B, D*H]: dL/da for both directions of the current layer
-  Tensor g_carry[2];  // per direction [B, H]: the gradient flowing back through time
-  Tensor ones;        // [>= T*B] of 1.0: bias gradients as a GEMV over all steps
+  Tensor dy_top;          // [T, B, D*H]: grad_output in internal order
+  Tensor dy[2];           // [T, B, D*H]: gradient w.r.t. a layer's output, alternating
+  Tensor dx_input;        // [T, B, I]: gradient w.r.t. the input, internal order
+  Tensor grad_h_n;        // [L*D, B, H]: grad_h_n in internal order (when permuted)
+  Tensor delta;           // [T, B, D*H]: dL/da for both directions of the current layer
+  Tensor delta_first[2];  // per direction [B, H]: delta where the reverse direction read h0
+  Tensor g_carry[2];      // per direction [B, H]: the gradient flowing back through time
+  Tensor ones;            // [>= T*B] of 1.0: bias gradients as a GEMV over all steps
 };
 
 struct RNNCache::State {
   const RNN* owner = nullptr;  // the model whose forward_train filled this cache
   bool valid = false;
-  int64_t seq_len = 0, batch = 0;
+  detail::DeviceBatch batch;
   Tensor input;                       // the user's input (shared, not copied)
-  Tensor x_time_major;                // [T, B, I]: the input itself, or its transposed copy
-  Tensor x_buffer;                    // storage for the transposed copy
-  Tensor h0;                          // [L*D, B, H], or undefined for zeros
+  Tensor x_internal;                  // [T, B, I]: the input itself, or its rearranged copy
+  Tensor x_buffer;                    // storage for the rearranged copy
+  Tensor h0;                          // the user's h0, or undefined for zeros
+  Tensor h0_internal;                 // [L*D, B, H]: h0 itself, or its permuted copy
+  Tensor h0_buffer;                   // storage for the permuted copy
   std::vector<Tensor> layer_buffers;  // storage for layer_out
   std::vector<Tensor> layer_out;      // per layer [T, B, D*H]: every h_t, both directions
 };

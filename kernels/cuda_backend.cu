@@ -43,6 +43,13 @@ class CudaBackend final : public Backend {
 
   CUstream_st* current_stream() const override { return current(); }
 
+  // From pageable memory cudaMemcpyAsync stages the source before returning, so the caller may
+  // reuse it at once; the copy itself is ordered on the lane.
+  void upload(void* dst, const void* host_src, size_t bytes) override {
+    if (bytes)
+      ELMAN_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, current()));
+  }
+
   void fork(int lanes) override {
     if (lanes < 1 || lanes > kMaxLanes) throw Error("CudaBackend::fork: lanes must be 1 or 2");
     lanes_ = lanes;

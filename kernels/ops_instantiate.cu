@@ -1,5 +1,6 @@
 // The one place each functor op is compiled for the GPU: an explicit instantiation of the
 // generic launcher per op type. Adding an op means adding its line here.
+#include "kernels/batch_ops.h"
 #include "kernels/launch.cuh"
 #include "kernels/layout_ops.h"
 #include "kernels/step_ops.h"
@@ -12,5 +13,9 @@ template void launch_cuda<Fill>(const Fill&, cudaStream_t);
 template void launch_cuda<CopyRows>(const CopyRows&, cudaStream_t);
 template void launch_cuda<SwapLeadingDims>(const SwapLeadingDims&, cudaStream_t);
 template void launch_cuda<Axpy>(const Axpy&, cudaStream_t);
+template void launch_cuda<GatherSequences>(const GatherSequences&, cudaStream_t);
+template void launch_cuda<ScatterSequences>(const ScatterSequences&, cudaStream_t);
+template void launch_cuda<PermuteRows>(const PermuteRows&, cudaStream_t);
+template void launch_cuda<GatherFinalStep>(const GatherFinalStep&, cudaStream_t);
 
 }  // namespace elman::detail

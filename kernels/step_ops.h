@@ -21,6 +21,7 @@ ELMAN_HD inline float activation_grad_from_output(Activation act, float h) {
 }
 
 // h_t = f(pre + b_ih + b_hh), where pre = W_ih x_t + W_hh h_{t-1} came from the GEMMs.
+// Rows b >= active are sequences that have ended (variable lengths): their h_t is 0.
 struct ForwardStep {
   const float* pre;   // [batch, hidden], row stride ld_pre
   const float* b_ih;  // [hidden] or nullptr (bias=False)
@@ -28,10 +29,15 @@ struct ForwardStep {
   float* h;           // [batch, hidden], row stride ld_h
   int64_t batch, hidden, ld_pre, ld_h;
   Activation act;
+  int64_t active;  // rows [0, active) hold running sequences
 
   int64_t size() const { return batch * hidden; }
   ELMAN_HD void operator()(int64_t i) const {
     const int64_t b = i / hidden, j = i % hidden;
+    if (b >= active) {
+      h[b * ld_h + j] = 0.0f;
+      return;
+    }
     float a = pre[b * ld_pre + j];
     if (b_ih) a += b_ih[j] + b_hh[j];
     h[b * ld_h + j] = activate(act, a);
@@ -41,6 +47,7 @@ struct ForwardStep {
 // delta_t = (dy_t + g_carry) * f'(a_t): the gradient w.r.t. the pre-activation at step t.
 // dy_t is the gradient arriving from the layer's output (above or the loss), g_carry the one
 // arriving through the recurrence (W_hh^T delta_{t+1}, or dL/dh_n at the last step).
+// Rows b >= active are not running at step t: their delta is 0, whatever dy holds there.
 struct BackwardStep {
   const float* dy;       // [batch, hidden], row stride ld_dy
   const float* g_carry;  // [batch, hidden], row stride hidden
@@ -48,10 +55,15 @@ struct BackwardStep {
   float* delta;          // [batch, hidden], row stride ld_delta
   int64_t batch, hidden, ld_dy, ld_h, ld_delta;
   Activation act;
+  int64_t active;
 
   int64_t size() const { return batch * hidden; }
   ELMAN_HD void operator()(int64_t i) const {
     const int64_t b = i / hidden, j = i % hidden;
+    if (b >= active) {
+      delta[b * ld_delta + j] = 0.0f;
+      return;
+    }
     const float g = dy[b * ld_dy + j] + g_carry[b * hidden + j];
     delta[b * ld_delta + j] = g * activation_grad_from_output(act, h[b * ld_h + j]);
   }

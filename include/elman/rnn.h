@@ -86,21 +86,28 @@ class RNN {
   void zero_grad();
 
   // Inference: saves nothing. `h0` may be undefined (zeros), like PyTorch's optional hx.
-  RNNOutput forward(const Tensor& input, const Tensor& h0 = Tensor());
-  // Training: also saves into `cache` what backward needs.
-  RNNOutput forward_train(const Tensor& input, const Tensor& h0, RNNCache& cache);
+  // `lengths` (optional, one per sequence, each in [1, T], any order) gives variable-length
+  // batches PyTorch's packed-sequence semantics: sequence b runs steps t < lengths[b] only, its
+  // outputs past that are zero, its h_n is its state at its own last step, and the reverse
+  // direction starts at that step. Empty means every sequence runs all T steps.
+  RNNOutput forward(const Tensor& input, const Tensor& h0 = Tensor(),
+                    const std::vector<int64_t>& lengths = {});
+  // Training: also saves into `cache` what backward needs (the lengths included).
+  RNNOutput forward_train(const Tensor& input, const Tensor& h0, RNNCache& cache,
+                          const std::vector<int64_t>& lengths = {});
   // BPTT over the forward that filled `cache`. Either upstream gradient may be undefined
   // (treated as zeros). Parameter gradients are accumulated (+=) into grad(), as PyTorch
-  // accumulates into .grad; input and h0 gradients are returned.
+  // accumulates into .grad; input and h0 gradients are returned (zero at padded steps).
   RNNInputGrads backward(const RNNCache& cache, const Tensor& grad_output,
                          const Tensor& grad_h_n = Tensor());
 
   // The same three calls writing into caller-owned results: a tensor of the right shape and
   // device is written in place, any other (or an undefined one) is replaced by a new one. A
   // loop that passes the same results each time allocates nothing after its first call.
-  void forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result);
-  void forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& cache,
-                          RNNOutput& result);
+  void forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result,
+                    const std::vector<int64_t>& lengths = {});
+  void forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& cache, RNNOutput& result,
+                          const std::vector<int64_t>& lengths = {});
   void backward_into(const RNNCache& cache, const Tensor& grad_output, const Tensor& grad_h_n,
                      RNNInputGrads& result);
 

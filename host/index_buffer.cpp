@@ -1,0 +1,55 @@
+// IndexBuffer: allocation on the CPU or a CUDA device and uploads through the backend.
+#include "host/index_buffer.h"
+
+#include <cstring>
+
+#include "host/backend.h"
+#include "kernels/cuda_api.h"
+
+namespace elman::detail {
+
+IndexBuffer::~IndexBuffer() { release(); }
+
+IndexBuffer::IndexBuffer(IndexBuffer&& o) noexcept
+    : data_(o.data_), capacity_(o.capacity_), device_(o.device_) {
+  o.data_ = nullptr;
+  o.capacity_ = 0;
+}
+
+IndexBuffer& IndexBuffer::operator=(IndexBuffer&& o) noexcept {
+  if (this != &o) {
+    release();
+    data_ = o.data_;
+    capacity_ = o.capacity_;
+    device_ = o.device_;
+    o.data_ = nullptr;
+    o.capacity_ = 0;
+  }
+  return *this;
+}
+
+void IndexBuffer::release() noexcept {
+  if (!data_) return;
+  if (device_.is_cpu())
+    delete[] data_;
+  else
+    cuda_free(data_, device_.index);
+  data_ = nullptr;
+  capacity_ = 0;
+}
+
+void IndexBuffer::upload(Backend& backend, const std::vector<int32_t>& values) {
+  if (values.empty()) return;
+  if (capacity_ < values.size() || backend.device() != device_) {
+    release();
+    device_ = backend.device();
+    if (device_.is_cpu())
+      data_ = new int32_t[values.size()];
+    else
+      data_ = static_cast<int32_t*>(cuda_allocate(values.size() * sizeof(int32_t), device_.index));
+    capacity_ = values.size();
+  }
+  backend.upload(data_, values.data(), values.size() * sizeof(int32_t));
+}
+
+}  // namespace elman::detail

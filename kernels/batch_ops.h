@@ -1,0 +1,91 @@
+// Functors that move whole sequences between the user's batch order and layout and the
+// internal one: time-major, sorted by length (longest first) when lengths vary, so that the
+// sequences still running at step t are rows [0, active_t) (DESIGN.md §1, variable lengths).
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/hd.h"
+
+namespace elman::detail {
+
+// Row of user tensor [T, B, F] (or [B, T, F] with batch_first) for step t, sequence b.
+ELMAN_HD inline int64_t user_row(bool batch_first, int64_t seq_len, int64_t batch, int64_t t,
+                                 int64_t b) {
+  return batch_first ? b * seq_len + t : t * batch + b;
+}
+
+// dst[t, i, :] = user[t, perm[i], :] for t < lengths[i], else 0.
+// perm == nullptr: identity; lengths == nullptr: every sequence has length T.
+struct GatherSequences {
+  const float* src;  // user layout
+  float* dst;        // [T, B, F] time-major, internal order
+  int64_t seq_len, batch, features;
+  const int32_t* perm;
+  const int32_t* lengths;  // internal order
+  bool batch_first;
+  int64_t size() const { return seq_len * batch * features; }
+  ELMAN_HD void operator()(int64_t k) const {
+    const int64_t f = k % features, i = (k / features) % batch, t = k / (features * batch);
+    const int64_t b = perm ? perm[i] : i;
+    const bool live = !lengths || t < lengths[i];
+    dst[k] = live ? src[user_row(batch_first, seq_len, batch, t, b) * features + f] : 0.0f;
+  }
+};
+
+// user[t, perm[i], :] = src[t, i, :] for t < lengths[i], else 0 (outputs past a sequence's end).
+struct ScatterSequences {
+  const float* src;  // [T, B, F] time-major, internal order
+  float* dst;        // user layout
+  int64_t seq_len, batch, features;
+  const int32_t* perm;
+  const int32_t* lengths;
+  bool batch_first;
+  int64_t size() const { return seq_len * batch * features; }
+  ELMAN_HD void operator()(int64_t k) const {
+    const int64_t f = k % features, i = (k / features) % batch, t = k / (features * batch);
+    const int64_t b = perm ? perm[i] : i;
+    const bool live = !lengths || t < lengths[i];
+    dst[user_row(batch_first, seq_len, batch, t, b) * features + f] = live ? src[k] : 0.0f;
+  }
+};
+
+// dst[s, i, :] = src[s, perm[i], :] (to_internal) or dst[s, perm[i], :] = src[s, i, :]:
+// per-sequence states such as h0, h_n and their gradients, [S, B, F].
+struct PermuteRows {
+  const float* src;
+  float* dst;
+  int64_t slices, batch, features;
+  const int32_t* perm;  // not null
+  bool to_internal;
+  int64_t size() const { return slices * batch * features; }
+  ELMAN_HD void operator()(int64_t k) const {
+    const int64_t f = k % features, i = (k / features) % batch, s = k / (features * batch);
+    const int64_t p = (s * batch + perm[i]) * features + f;
+    if (to_internal)
+      dst[k] = src[p];
+    else
+      dst[p] = src[k];
+  }
+};
+
+// dst[perm[i], :] = src[t_i, i, :], where t_i = lengths[i] - 1 (the forward direction's last
+// step, the reverse direction's first) or, with at_start, 0: h_n of each direction, or delta
+// where the reverse direction started from h0.
+struct GatherFinalStep {
+  const float* src;  // [T, B, ld_src] time-major, internal order
+  float* dst;        // [B, features], row order perm (or internal when perm == nullptr)
+  int64_t seq_len, batch, features, ld_src;
+  const int32_t* perm;
+  const int32_t* lengths;
+  bool at_start;
+  int64_t size() const { return batch * features; }
+  ELMAN_HD void operator()(int64_t k) const {
+    const int64_t f = k % features, i = k / features;
+    const int64_t t = at_start ? 0 : (lengths ? lengths[i] : seq_len) - 1;
+    const int64_t b = perm ? perm[i] : i;
+    dst[b * features + f] = src[(t * batch + i) * ld_src + f];
+  }
+};
+
+}  // namespace elman::detail
