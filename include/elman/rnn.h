@@ -111,6 +111,16 @@ class RNN {
   void backward_into(const RNNCache& cache, const Tensor& grad_output, const Tensor& grad_h_n,
                      RNNInputGrads& result);
 
+  // Streaming inference (nn.RNNCell's use, for every layer at once): advances the model one
+  // time step. x_t: [B, input_size] (or [input_size] for one sequence); state: [num_layers, B, H]
+  // (or [num_layers, H]), undefined for zeros. Returns output [B, H] (or [H]) and the new state
+  // in h_n. Equal, step for step, to forward() over the whole sequence. Unidirectional models
+  // only (a reverse direction needs the future).
+  RNNOutput step(const Tensor& x_t, const Tensor& state = Tensor());
+  // As step(), writing into caller-owned results; result.h_n may be `state` itself, updated in
+  // place, so a serving loop allocates nothing: step_into(x, s, r) with r.h_n = s.
+  void step_into(const Tensor& x_t, const Tensor& state, RNNOutput& result);
+
  private:
   struct Workspace;
   Context* ctx_;
