@@ -1,0 +1,111 @@
+// Checkpoints: the model's parameters under PyTorch's state_dict names, through the safetensors
+// reader and writer. A load is validated completely before the model is touched.
+#include "elman/checkpoint.h"
+
+#include <cmath>
+#include <set>
+
+#include "elman/error.h"
+#include "host/param_layout.h"
+
+namespace elman {
+namespace {
+
+const char* const kRnnPrefix = "rnn.";
+const char* const kHeadPrefix = "fc.";
+
+// The model's expected tensors: name -> (shape, where its values go in a flat host buffer).
+struct Slot {
+  Shape shape;
+  int64_t offset;
+  bool head;  // in the head's flat buffer, else the RNN's
+};
+
+std::map<std::string, Slot> expected_slots(const RNN& rnn, const Linear& head) {
+  std::map<std::string, Slot> slots;
+  const detail::ParamLayout layout = detail::make_param_layout(rnn.options());
+  for (const auto& e : layout.entries) slots[kRnnPrefix + e.name] = {e.shape, e.offset, false};
+  const int64_t in = head.in_features(), out = head.out_features();
+  slots[std::string(kHeadPrefix) + "weight"] = {{out, in}, 0, true};
+  slots[std::string(kHeadPrefix) + "bias"] = {{out}, out * in, true};
+  return slots;
+}
+
+}  // namespace
+
+TensorMap checkpoint_tensors(RNN& rnn, Linear& head) {
+  TensorMap map;
+  for (const std::string& name : rnn.parameter_names()) {
+    const Tensor& p = rnn.parameter(name);
+    map[kRnnPrefix + name] = NamedArray{p.shape(), p.to_vector()};
+  }
+  for (const std::string& name : head.parameter_names()) {
+    const Tensor& p = head.parameter(name);
+    map[kHeadPrefix + name] = NamedArray{p.shape(), p.to_vector()};
+  }
+  return map;
+}
+
+void save_checkpoint(const std::string& path, RNN& rnn, Linear& head,
+                     const std::map<std::string, std::string>& metadata) {
+  save_safetensors(path, checkpoint_tensors(rnn, head), metadata);
+}
+
+void load_checkpoint(const std::string& path, RNN& rnn, Linear& head,
+                     std::map<std::string, std::string>* metadata) {
+  const std::string call = "load_checkpoint: '" + path + "'";
+  std::map<std::string, std::string> meta;
+  const TensorMap file = load_safetensors(path, &meta);  // throws on any malformed file
+  const std::map<std::string, Slot> slots = expected_slots(rnn, head);
+
+  // Validate everything first: names, shapes, values.
+  std::string missing, unexpected;
+  for (const auto& [name, slot] : slots)
+    if (!file.count(name)) missing += (missing.empty() ? "" : ", ") + name;
+  for (const auto& [name, arr] : file)
+    if (!slots.count(name)) unexpected += (unexpected.empty() ? "" : ", ") + name;
+  if (!missing.empty() || !unexpected.empty()) {
+    std::string msg = call + " does not match the model:";
+    if (!missing.empty()) msg += " missing " + missing + ";";
+    if (!unexpected.empty()) msg += " unexpected " + unexpected + ";";
+    msg += " (the model is " + nonlinearity_name(rnn.options().nonlinearity) + " RNN with " +
+           std::to_string(rnn.options().num_layers) + " layer(s)" +
+           (rnn.options().bidirectional ? ", bidirectional" : "") + ")";
+    throw Error(msg);
+  }
+  for (const auto& [name, slot] : slots) {
+    const NamedArray& arr = file.at(name);
+    if (arr.shape != slot.shape)
+      throw Error(call + ": tensor '" + name + "' has shape " + shape_str(arr.shape) +
+                  ", the model expects " + shape_str(slot.shape));
+    if (static_cast<int64_t>(arr.values.size()) != shape_numel(slot.shape))
+      throw Error(call + ": tensor '" + name + "' holds " + std::to_string(arr.values.size()) +
+                  " values for shape " + shape_str(slot.shape));
+    for (size_t i = 0; i < arr.values.size(); ++i)
+      if (!std::isfinite(arr.values[i]))
+        throw Error(call + ": tensor '" + name + "' has a non-finite value at index " +
+                    std::to_string(i));
+  }
+
+  // Assemble both flat buffers on the host, then copy each to the device in one move.
+  std::vector<float> rnn_flat(static_cast<size_t>(rnn.flat_parameters().numel()));
+  std::vector<float> head_flat(static_cast<size_t>(head.flat_parameters().numel()));
+  for (const auto& [name, slot] : slots) {
+    const NamedArray& arr = file.at(name);
+    std::vector<float>& dst = slot.head ? head_flat : rnn_flat;
+    std::copy(arr.values.begin(), arr.values.end(), dst.begin() + slot.offset);
+  }
+  const Tensor rnn_host = Tensor::from_vector(rnn.flat_parameters().shape(), rnn_flat);
+  const Tensor head_host = Tensor::from_vector(head.flat_parameters().shape(), head_flat);
+  rnn.flat_parameters().copy_from(rnn_host);
+  head.flat_parameters().copy_from(head_host);
+  if (metadata) *metadata = std::move(meta);
+}
+
+std::map<std::string, std::string> read_checkpoint_metadata(const std::string& path) {
+  std::map<std::string, std::string> meta;
+  load_safetensors(path, &meta);
+  return meta;
+}
+
+}  // namespace elman

@@ -1,0 +1,34 @@
+// Checkpoints of an RNN + Linear head in the safetensors format, under the state_dict names of
+// PyTorch's `rnn = nn.RNN(...); fc = nn.Linear(...)` module: "rnn.weight_ih_l0", ..., "fc.bias".
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "elman/linear.h"
+#include "elman/rnn.h"
+#include "elman/safetensors.h"
+
+namespace elman {
+
+// The checkpoint's tensors on the host: "rnn." + each RNN parameter name, "fc.weight", "fc.bias".
+// Reads the parameters back from the device (synchronises).
+TensorMap checkpoint_tensors(RNN& rnn, Linear& head);
+
+// Writes the model atomically (see save_safetensors), with string metadata (elman writes the
+// model's configuration there; PyTorch ignores it).
+void save_checkpoint(const std::string& path, RNN& rnn, Linear& head,
+                     const std::map<std::string, std::string>& metadata = {});
+
+// Loads a checkpoint into an existing model, like load_state_dict(strict=True): every name must
+// be present with exactly the model's shape, no other tensor may be there, and every value must
+// be finite. All-or-nothing: on any failure (unreadable, truncated or corrupt file, missing or
+// extra name, wrong shape) it throws elman::Error naming the file and the problem, and the
+// model is unchanged. `metadata`, if given, receives the file's metadata.
+void load_checkpoint(const std::string& path, RNN& rnn, Linear& head,
+                     std::map<std::string, std::string>* metadata = nullptr);
+
+// Only the metadata of a checkpoint (to build a model of the right shape before loading it).
+std::map<std::string, std::string> read_checkpoint_metadata(const std::string& path);
+
+}  // namespace elman

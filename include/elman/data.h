@@ -1,0 +1,93 @@
+// Data sets for training: sequences with targets held on the host until the trainer uploads
+// them once; sliding windows over a CSV column; character sequences over a text with a vocabulary.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace elman {
+
+// N examples of T steps. Inputs are features [N, T, I], or, with one_hot, class ids [N, T] that
+// the trainer expands to one-hot [N, T, I] on the device (so a text costs one float per char).
+// Targets are target_size floats per example: [N, K] values for a last-step head, [N, T * K]
+// for an every-step head, class ids ([N, 1] or [N, T]) for cross-entropy.
+struct Dataset {
+  int64_t seq_len = 0;
+  int64_t input_size = 0;  // features per step; with one_hot, the number of classes
+  bool one_hot = false;
+  int64_t target_size = 0;
+  std::vector<float> inputs;
+  std::vector<float> targets;
+
+  int64_t size() const;  // N
+  // Throws elman::Error naming the first inconsistency (sizes, a class id outside the range,
+  // a non-finite value).
+  void validate(const char* call) const;
+  // The examples [begin, end) as a new data set.
+  Dataset slice(int64_t begin, int64_t end) const;
+};
+
+// How read_csv_column treats empty fields (missing values).
+enum class MissingValues {
+  kSkip,         // drop the rows: the series gets shorter (time steps are no longer uniform)
+  kInterpolate,  // linear interpolation between the neighbouring present values; missing values
+                 // before the first or after the last present value are dropped
+};
+
+struct CsvColumn {
+  std::vector<double> values;
+  int64_t rows = 0;          // data rows read (header excluded)
+  int64_t missing = 0;       // empty fields found
+  int64_t interpolated = 0;  // of which filled by interpolation
+};
+
+// Reads one numeric column, named by its header, of a comma-separated file (double quotes
+// around fields allowed). Throws elman::Error naming the file, the line and the column of the
+// first bad value ("data/x.csv:12: column 2 ('co2'): 'abc' is not a number"), a missing column,
+// a short row, or an unreadable file. An empty field is missing, never zero.
+CsvColumn read_csv_column(const std::string& path, const std::string& column,
+                          MissingValues missing = MissingValues::kInterpolate);
+
+// Affine normalisation z = (x - mean) / scale, fitted on a training part only.
+struct Normalizer {
+  double mean = 0.0, scale = 1.0;
+  // mean and standard deviation of values[begin, end); scale 1 when the deviation is 0.
+  static Normalizer fit(const std::vector<double>& values, int64_t begin, int64_t end);
+  double normalize(double x) const { return (x - mean) / scale; }
+  double denormalize(double z) const { return z * scale + mean; }
+};
+
+// Sliding windows over a (normalised) series: example j has inputs series[s, s + window) as
+// [window, 1] and target series[s + window] as [1], for every s with s + window in
+// [target_begin, target_end). So a chronological split is two calls with adjacent ranges.
+Dataset make_windows(const std::vector<double>& series, int64_t window, int64_t target_begin,
+                     int64_t target_end);
+
+// The characters of a text, sorted by byte value; ids 0..size()-1.
+class Vocabulary {
+ public:
+  Vocabulary() = default;
+  static Vocabulary from_text(const std::string& text);
+  static Vocabulary from_chars(const std::string& chars);  // as chars() returns them
+  int64_t size() const { return static_cast<int64_t>(chars_.size()); }
+  const std::string& chars() const { return chars_; }
+  int id(char c) const;  // throws on a character outside the vocabulary
+  char at(int64_t id) const;
+  std::vector<int> encode(const std::string& text) const;
+
+ private:
+  std::string chars_;
+  int index_[256] = {};
+};
+
+// Character sequences for next-character prediction: example j covers ids[p, p + seq_len + 1)
+// with p = begin + j * seq_len; inputs are ids[p .. p + seq_len) (one-hot classes), targets
+// ids[p + 1 .. p + seq_len] (one class per step). Consecutive examples do not overlap.
+Dataset make_char_sequences(const std::vector<int>& ids, int64_t classes, int64_t seq_len,
+                            int64_t begin, int64_t end);
+
+// Reads a whole file (throws elman::Error naming it when it cannot).
+std::string read_text_file(const std::string& path);
+
+}  // namespace elman

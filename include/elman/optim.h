@@ -1,0 +1,124 @@
+// Optimizers with torch.optim's defaults and update rules (SGD with momentum, Adam, AdamW) and
+// global gradient-norm clipping. Each runs as device ops over flat parameter buffers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "elman/context.h"
+#include "elman/tensor.h"
+
+namespace elman {
+
+// The base of every optimizer: a list of (parameters, gradients) flat buffer pairs, e.g. the
+// RNN's flat_parameters()/flat_grads() and the head's. step() queues the update of every buffer
+// on the device and reads nothing back.
+class Optimizer {
+ public:
+  explicit Optimizer(Context& ctx, float lr);
+  virtual ~Optimizer();
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  // Registers one buffer pair (same shape, on the context's device). The optimizer's state for
+  // it (momentum, moments) is allocated here, zero, so step() allocates nothing.
+  void add_parameters(const Tensor& params, const Tensor& grads);
+  void step();       // one update of every registered buffer
+  void zero_grad();  // sets every registered gradient to zero (on the device)
+
+  int64_t step_count() const { return steps_; }
+  float learning_rate() const { return lr_; }
+  void set_learning_rate(float lr);
+
+ protected:
+  struct Group {
+    Tensor params, grads;
+    Tensor state[2];  // optimizer-specific (momentum buffer; Adam's m and v)
+  };
+  virtual int state_count() const = 0;
+  virtual void update(Group& group) = 0;  // step_count() is already the new step's number
+
+  Context* ctx_;
+  float lr_;
+
+ private:
+  std::vector<Group> groups_;
+  int64_t steps_ = 0;
+};
+
+// torch.optim.SGD: lr 1e-3, momentum 0, dampening 0, weight_decay 0, nesterov off.
+struct SGDOptions {
+  float lr = 1e-3f;
+  float momentum = 0.0f;
+  float dampening = 0.0f;
+  float weight_decay = 0.0f;
+  bool nesterov = false;  // requires momentum > 0 and dampening 0, as in torch
+};
+
+class SGD final : public Optimizer {
+ public:
+  SGD(Context& ctx, const SGDOptions& options = {});
+  const SGDOptions& options() const { return options_; }
+
+ private:
+  int state_count() const override { return options_.momentum != 0.0f ? 1 : 0; }
+  void update(Group& group) override;
+  SGDOptions options_;
+};
+
+// torch.optim.Adam: lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0 (L2, added to the
+// gradient). torch.optim.AdamW: the same with weight_decay 1e-2, decoupled (p *= 1 - lr * wd).
+struct AdamOptions {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+};
+struct AdamWOptions : AdamOptions {
+  AdamWOptions() { weight_decay = 1e-2f; }
+};
+
+class Adam : public Optimizer {
+ public:
+  Adam(Context& ctx, const AdamOptions& options = {});
+  const AdamOptions& options() const { return options_; }
+
+ protected:
+  Adam(Context& ctx, const AdamOptions& options, bool decoupled);
+
+ private:
+  int state_count() const override { return 2; }
+  void update(Group& group) override;
+  AdamOptions options_;
+  bool decoupled_;
+};
+
+class AdamW final : public Adam {
+ public:
+  AdamW(Context& ctx, const AdamWOptions& options = {});
+};
+
+// torch.nn.utils.clip_grad_norm_ over a set of gradient buffers: the total 2-norm over all of
+// them; when max_norm / (norm + 1e-6) < 1 every gradient is scaled by it. The norm is computed
+// into a device scalar (GEMMs) and the scale read from it by the scaling op, so clip() never
+// synchronises.
+class GradNormClipper {
+ public:
+  GradNormClipper(Context& ctx, float max_norm);
+  void clip(const std::vector<Tensor>& grads);
+  // The total norm (before scaling) seen by the last clip(); reads it back (synchronises).
+  double last_total_norm();
+  float max_norm() const { return max_norm_; }
+
+ private:
+  Context* ctx_;
+  float max_norm_;
+  Tensor norm_sq_;  // [1] on the device
+};
+
+// One-shot clip_grad_norm_: clips and returns the total norm (synchronises, like torch's .item()).
+double clip_grad_norm(Context& ctx, const std::vector<Tensor>& grads, float max_norm);
+
+}  // namespace elman
