@@ -1,0 +1,337 @@
+// The CPU side of elman-bench: elman's CPU backend against PyTorch's CPU nn.RNN, run by
+// bench/pytorch_cpu.py on the same weights and inputs (raw float32 files), agreement checked.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "bench/bench_config.h"
+#include "elman/elman.h"
+#include "host/backend.h"
+
+extern "C" int openblas_get_num_threads(void);
+
+namespace elman::bench {
+
+std::vector<float> random_values(int64_t n, uint64_t seed) {
+  std::vector<float> v(static_cast<size_t>(n));
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (float& x : v) {
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);  // splitmix64
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    x = static_cast<float>(static_cast<double>(z >> 40) * 0x1.0p-24 * 2.0 - 1.0);
+  }
+  return v;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// A temporary directory for the exchange with Python, removed on every exit path.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "elman-bench-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw Error("elman-bench: cannot create a temporary directory");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+void write_floats(const fs::path& p, const std::vector<float>& v) {
+  std::ofstream out(p, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * sizeof(float)));
+  if (!out) throw Error("elman-bench: cannot write " + p.string());
+}
+
+std::vector<float> read_floats(const fs::path& p, size_t n) {
+  std::ifstream in(p, std::ios::binary);
+  std::vector<float> v(n);
+  in.read(reinterpret_cast<char*>(v.data()), std::streamsize(n * sizeof(float)));
+  if (!in || in.peek() != EOF)
+    throw Error("elman-bench: " + p.string() + " does not hold exactly " + std::to_string(n) +
+                " floats (the PyTorch side failed?)");
+  return v;
+}
+
+// warmup + runs calls of setup(i) (untimed) and body(i) (timed); per-run ms.
+template <typename Setup, typename Body>
+Summary time_host(int warmup, int runs, Setup&& setup, Body&& body) {
+  std::vector<double> ms;
+  ms.reserve(size_t(runs));
+  for (int i = 0; i < warmup + runs; ++i) {
+    setup(i);
+    const auto t0 = Clock::now();
+    body(i);
+    const auto t1 = Clock::now();
+    if (i >= warmup) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  return summarize(ms);
+}
+
+Rates measure_cpu_rates() {
+  Rates rates;
+  Context ctx(Device::cpu());
+  constexpr int64_t n = 1024;
+  std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n, 0.0f);
+  const Summary g = time_host(
+      1, 5, [](int) {},
+      [&](int) {
+        ctx.backend().gemm(detail::Trans::kN, detail::Trans::kN, n, n, n, 1.0f, a.data(), n,
+                           b.data(), n, 0.0f, c.data(), n);
+      });
+  rates.gemm_flop_per_s = 2.0 * n * n * n / (g.median_ms * 1e-3);
+  rates.gemm_what = "SGEMM 1024^3 FP32 (OpenBLAS through elman's CPU backend), median of 5";
+  const size_t bytes = size_t(256) << 20;
+  std::vector<char> src(bytes, 1), dst(bytes, 0);
+  const Summary m = time_host(
+      1, 5, [](int) {}, [&](int) { std::memcpy(dst.data(), src.data(), bytes); });
+  rates.copy_byte_per_s = 2.0 * double(bytes) / (m.median_ms * 1e-3);
+  rates.copy_what = "memcpy 256 MiB (read + write), median of 5";
+  return rates;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown CPU";
+}
+
+// elman's results on input set 0, kept for the comparison with PyTorch's.
+struct Reference {
+  std::vector<float> y_inference, y, h_n, dx, dh0, dw;
+};
+
+void run_elman_shape(const BenchShape& s, const BenchConfig& cfg, const fs::path& dir,
+                     ShapeResult& r, Reference& ref) {
+  Context ctx(Device::cpu());
+  RNN rnn(ctx, s.options(), cfg.seed);
+  const int64_t T = s.seq_len, B = s.batch, H = s.hidden, D = s.directions();
+  const int64_t LD = s.layers * D;
+  struct Set {
+    Tensor x, h0, dy, dhy;
+  };
+  std::vector<Set> sets;
+  fs::create_directories(dir);
+  write_floats(dir / "params.bin", rnn.flat_parameters().to_vector());
+  for (int k = 0; k < cfg.rotations; ++k) {
+    const uint64_t seed = cfg.seed * 1000003u + uint64_t(k) * 4;
+    std::vector<float> x = random_values(T * B * s.input_size, seed);
+    std::vector<float> h0 = random_values(LD * B * H, seed + 1);
+    std::vector<float> dy = random_values(T * B * D * H, seed + 2);
+    std::vector<float> dhy = random_values(LD * B * H, seed + 3);
+    const std::string n = std::to_string(k);
+    write_floats(dir / ("x" + n + ".bin"), x);
+    write_floats(dir / ("h0" + n + ".bin"), h0);
+    write_floats(dir / ("dy" + n + ".bin"), dy);
+    write_floats(dir / ("dhy" + n + ".bin"), dhy);
+    sets.push_back({Tensor::from_vector({T, B, s.input_size}, x),
+                    Tensor::from_vector({LD, B, H}, h0), Tensor::from_vector({T, B, D * H}, dy),
+                    Tensor::from_vector({LD, B, H}, dhy)});
+  }
+  RNNOutput inf_out, train_out;
+  RNNCache cache;
+  RNNInputGrads grads;
+  rnn.forward_into(sets[0].x, sets[0].h0, inf_out);
+  ref.y_inference = inf_out.output.to_vector();
+  rnn.forward_train_into(sets[0].x, sets[0].h0, cache, train_out);
+  rnn.zero_grad();
+  rnn.backward_into(cache, sets[0].dy, sets[0].dhy, grads);
+  ref.y = train_out.output.to_vector();
+  ref.h_n = train_out.h_n.to_vector();
+  ref.dx = grads.grad_input.to_vector();
+  ref.dh0 = grads.grad_h0.to_vector();
+  ref.dw = rnn.flat_grads().to_vector();
+
+  const int K = cfg.rotations, wu = cfg.warmup, runs = cfg.runs;
+  auto in = [&](int i) -> const Set& { return sets[size_t(i % K)]; };
+  auto none = [](int) {};
+  r.elman.name = "elman";
+  r.elman.phases[int(Phase::kInference)] =
+      time_host(wu, runs, none, [&](int i) { rnn.forward_into(in(i).x, in(i).h0, inf_out); });
+  r.elman.phases[int(Phase::kTrainForward)] = time_host(
+      wu, runs, none, [&](int i) { rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out); });
+  r.elman.phases[int(Phase::kBackward)] = time_host(
+      wu, runs, [&](int i) { rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out); },
+      [&](int i) { rnn.backward_into(cache, in(i).dy, in(i).dhy, grads); });
+  r.elman.phases[int(Phase::kStep)] = time_host(wu, runs, none, [&](int i) {
+    rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out);
+    rnn.backward_into(cache, in(i).dy, in(i).dhy, grads);
+  });
+  r.elman.timed = true;
+
+  // What the Python side needs to rebuild the same model: PyTorch's names and shapes, in order.
+  nlohmann::json names = nlohmann::json::array(), shapes = nlohmann::json::array();
+  for (const std::string& name : rnn.parameter_names()) {
+    names.push_back(name);
+    shapes.push_back(rnn.parameter(name).shape());
+  }
+  nlohmann::json spec = {{"dir", dir.string()},
+                         {"batch", B},
+                         {"hidden", H},
+                         {"seq_len", T},
+                         {"layers", s.layers},
+                         {"bidirectional", D == 2},
+                         {"input_size", s.input_size},
+                         {"param_names", names},
+                         {"param_shapes", shapes}};
+  std::ofstream(dir / "spec.json") << spec.dump();
+}
+
+// Runs the script on the request; its stdout is the JSON answer. Returns "" and sets *why when
+// Python or PyTorch is missing or the script failed.
+std::string run_python(const BenchConfig& cfg, const fs::path& request, std::string* why) {
+  const std::string cmd = "'" + cfg.python + "' '" + cfg.script + "' '" + request.string() + "'";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) {
+    *why = "cannot run " + cmd;
+    return "";
+  }
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+  const int status = pclose(pipe);
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (code == 0) return out;
+  try {  // the script reports a missing torch as {"error": ...} with exit code 3
+    const nlohmann::json j = nlohmann::json::parse(out);
+    *why = j.value("error", "the PyTorch script failed");
+  } catch (const std::exception&) {
+    *why = code == 127 ? "'" + cfg.python + "' was not found"
+                       : "'" + cmd + "' exited with status " + std::to_string(code);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::vector<ShapeResult> run_cpu_bench(const std::vector<BenchShape>& shapes,
+                                       const BenchConfig& config, nlohmann::json& env,
+                                       Rates& rates) {
+  const int threads =
+      config.threads > 0 ? config.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  env["device"] = cpu_model();
+  env["cpu_cores"] = std::thread::hardware_concurrency();
+  env["openblas_threads"] = openblas_get_num_threads();
+  env["pytorch_threads_requested"] = threads;
+  rates = measure_cpu_rates();
+
+  TempDir tmp;
+  std::vector<ShapeResult> results(shapes.size());
+  std::vector<Reference> refs(shapes.size());
+  nlohmann::json request = {{"runs", config.runs},
+                            {"warmup", config.warmup},
+                            {"rotations", config.rotations},
+                            {"threads", threads},
+                            {"shapes", nlohmann::json::array()}};
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    ShapeResult& r = results[i];
+    r.shape = shapes[i];
+    fill_counts(r, rates);
+    std::cerr << "[" << i + 1 << "/" << shapes.size() << "] elman " << r.shape.name() << "\n";
+    const fs::path dir = tmp.path() / ("shape" + std::to_string(i));
+    try {
+      run_elman_shape(r.shape, config, dir, r, refs[i]);
+      request["shapes"].push_back(dir.string());
+    } catch (const Error& e) {
+      r.error = e.what();
+      request["shapes"].push_back(nullptr);
+    }
+  }
+  const fs::path req_path = tmp.path() / "request.json";
+  std::ofstream(req_path) << request.dump(1);
+
+  std::cerr << "running the PyTorch side: " << config.python << " " << config.script << "\n";
+  std::string why;
+  const std::string answer = run_python(config, req_path, &why);
+  nlohmann::json reply;
+  if (!answer.empty()) {
+    try {
+      reply = nlohmann::json::parse(answer);
+    } catch (const std::exception& e) {
+      why = std::string("the PyTorch script's output is not JSON: ") + e.what();
+    }
+  }
+  if (reply.is_null()) {
+    std::cerr << "\n*** PyTorch comparison unavailable: " << why
+              << "\n*** (install Debian's python3-torch: apt-get install -y python3-torch)\n"
+              << "*** elman's own CPU times follow, unverified and without ratios.\n\n";
+    env["pytorch"] = "unavailable: " + why;
+    for (ShapeResult& r : results) {
+      SideResult p;
+      p.name = "pytorch";
+      p.status = "not run";
+      p.reason = why;
+      r.peers.push_back(p);
+      r.elman.status = "unverified";
+    }
+    return results;
+  }
+  env["pytorch"] = reply.value("torch_version", "?");
+  env["pytorch_threads"] = reply.value("threads", 0);
+
+  for (size_t i = 0; i < results.size(); ++i) {
+    ShapeResult& r = results[i];
+    if (!r.error.empty()) continue;
+    const nlohmann::json& a = reply["shapes"][i];
+    SideResult p;
+    p.name = "pytorch";
+    if (a.contains("error")) {
+      p.status = "error";
+      p.reason = a["error"].get<std::string>();
+      r.peers.push_back(p);
+      continue;
+    }
+    const fs::path dir = tmp.path() / ("shape" + std::to_string(i));
+    const Reference& ref = refs[i];
+    p.errors["y_inference"] = relative_error(
+        read_floats(dir / "out_y_inference.bin", ref.y_inference.size()), ref.y_inference);
+    p.errors["y"] = relative_error(read_floats(dir / "out_y.bin", ref.y.size()), ref.y);
+    p.errors["h_n"] = relative_error(read_floats(dir / "out_h_n.bin", ref.h_n.size()), ref.h_n);
+    p.errors["dx"] = relative_error(read_floats(dir / "out_dx.bin", ref.dx.size()), ref.dx);
+    p.errors["dh0"] = relative_error(read_floats(dir / "out_dh0.bin", ref.dh0.size()), ref.dh0);
+    p.errors["dw"] = relative_error(read_floats(dir / "out_dw.bin", ref.dw.size()), ref.dw);
+    std::string bad;
+    for (const auto& [what, err] : p.errors) {
+      const double tol = what[0] == 'd' ? kGradientTolerance : kForwardTolerance;
+      if (!(err <= tol))
+        bad += (bad.empty() ? "" : ", ") + what + " rel. error " + std::to_string(err) + " > " +
+               std::to_string(tol);
+    }
+    if (!bad.empty()) {
+      p.status = "disagrees";
+      p.reason = bad;
+    } else {
+      for (int ph = 0; ph < kNumPhases; ++ph)
+        p.phases[ph] = summarize(a["times_ms"][phase_name(Phase(ph))].get<std::vector<double>>());
+      p.timed = true;
+      p.status = "ok";
+      r.verified = true;
+      r.elman.status = "ok";
+    }
+    r.peers.push_back(p);
+  }
+  return results;
+}
+
+}  // namespace elman::bench

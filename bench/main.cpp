@@ -1,0 +1,144 @@
+// elman-bench: elman against cuDNN (GPU) or PyTorch (CPU) on a grid of shapes, with FLOP counts,
+// floors and agreement checks; a terminal table and an optional JSON record (issue 4).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "bench/bench_config.h"
+#include "bench/generated/bench_git_commit.h"
+#include "elman/elman.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace elman::bench;
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+// The PyTorch script: beside the executable (copied there at build time), else in the source.
+std::string default_script() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && fs::exists(exe.parent_path() / "pytorch_cpu.py"))
+    return (exe.parent_path() / "pytorch_cpu.py").string();
+  return ELMAN_BENCH_SOURCE_DIR "/pytorch_cpu.py";
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{
+      "elman-bench: elman's Elman RNN against cuDNN (--device cuda) or PyTorch's CPU "
+      "nn.RNN (--device cpu), side by side, agreement checked before timing"};
+  std::string device = "cuda", json_path;
+  GridSelection sel;
+  BenchConfig cfg;
+  cfg.python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  cfg.script = default_script();
+  app.add_option("--device", device, "cuda (elman vs cuDNN) or cpu (elman vs PyTorch)")
+      ->check(CLI::IsMember({"cuda", "cpu"}));
+  auto* quick = app.add_flag("--quick", sel.quick, "a subset of the grid that runs in < 1 minute");
+  auto* deep = app.add_flag("--deepbench", sel.deepbench,
+                            "only DeepBench's vanilla-RNN training shapes (H 1760/2048/2560 x "
+                            "B 16/32/64/128, T 50)");
+  auto* file = app.add_option("--shapes", sel.shapes_file,
+                              "a shape file: one 'batch hidden seq_len layers uni|bi "
+                              "[input_size]' per line, '#' comments")
+                   ->check(CLI::ExistingFile);
+  quick->excludes(deep, file);
+  deep->excludes(file);
+  app.add_option("--json", json_path, "write every number, versions and the commit to this file");
+  app.add_option("--runs", cfg.runs, "timed runs per phase (median reported)")
+      ->check(CLI::Range(20, 100000));
+  app.add_option("--warmup", cfg.warmup, "untimed runs before them")->check(CLI::Range(1, 1000));
+  app.add_option("--rotations", cfg.rotations, "input sets cycled through")
+      ->check(CLI::Range(2, 16));
+  app.add_option("--seed", cfg.seed, "seed of weights and inputs");
+  app.add_flag("--cudnn-tf32", cfg.cudnn_tf32,
+               "let cuDNN use TF32 tensor cores (default: CUDNN_FMA_MATH, FP32 like elman)");
+  app.add_option("--python", cfg.python, "Python for the PyTorch side (--device cpu)");
+  app.add_option("--script", cfg.script, "the PyTorch script (bench/pytorch_cpu.py)");
+  app.add_option("--threads", cfg.threads, "PyTorch CPU threads (default: all cores)");
+  CLI11_PARSE(app, argc, argv);
+
+  const bool cpu = device == "cpu";
+  const std::vector<BenchShape> shapes =
+      select_shapes(sel, cpu ? BenchDevice::kCPU : BenchDevice::kCUDA);
+
+  nlohmann::json env;
+  env["date_utc"] = utc_now();
+  env["elman_version"] = elman::version_string();
+  env["git_commit"] = ELMAN_BENCH_GIT_COMMIT;  // baked in at build time (git_commit.cmake)
+  env["git_dirty"] = ELMAN_BENCH_GIT_DIRTY;
+  std::string cmd;
+  for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
+  env["command"] = cmd;
+  env["backend"] = device;
+  env["runs"] = cfg.runs;
+  env["warmup"] = cfg.warmup;
+  env["rotations"] = cfg.rotations;
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  env["host"] = host;
+  {  // a busy machine makes every time longer: record how busy it was
+    std::ifstream load("/proc/loadavg");
+    std::string one, five, fifteen;
+    if (load >> one >> five >> fifteen) env["load_average"] = one + " " + five + " " + fifteen;
+  }
+
+  Rates rates;
+  const std::vector<ShapeResult> results =
+      cpu ? run_cpu_bench(shapes, cfg, env, rates) : run_gpu_bench(shapes, cfg, env, rates);
+
+  std::cout << "elman-bench " << elman::version_string() << " (commit " << ELMAN_BENCH_GIT_COMMIT
+            << (ELMAN_BENCH_GIT_DIRTY ? ", dirty tree" : "") << ") on "
+            << env["device"].get<std::string>() << ", " << env["date_utc"].get<std::string>()
+            << "\n";
+  if (!cpu)
+    std::cout << "CUDA driver " << env["cuda_driver"].get<std::string>() << ", runtime "
+              << env["cuda_runtime"].get<std::string>() << ", cuDNN "
+              << env["cudnn"].get<std::string>() << " (" << env["cudnn_math"].get<std::string>()
+              << ")\n";
+  else
+    std::cout << "PyTorch " << env["pytorch"].get<std::string>() << "\n";
+  std::cout << "compute rate: " << rates.gemm_flop_per_s / 1e12 << " TFLOP/s (" << rates.gemm_what
+            << "); copy: " << rates.copy_byte_per_s / 1e9 << " GB/s (" << rates.copy_what
+            << ")\n\n";
+  print_table(std::cout, results, cpu ? "PyTorch" : "cuDNN algo");
+
+  int unverified = 0;
+  for (const ShapeResult& r : results) unverified += !r.verified;
+  if (!json_path.empty()) {
+    nlohmann::json j = to_json(results, rates);
+    j["environment"] = env;
+    std::ofstream out(json_path);
+    out << j.dump(2) << "\n";
+    if (!out) throw elman::Error("elman-bench: cannot write --json file '" + json_path + "'");
+    std::cout << "\nwrote " << json_path << "\n";
+  }
+  if (unverified) {
+    std::cout << unverified << " of " << results.size()
+              << " shape(s) were not verified against a peer (see above)\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  }
+}

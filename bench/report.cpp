@@ -1,0 +1,129 @@
+// The terminal table and the JSON record of a run.
+#include "bench/report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <ostream>
+
+namespace elman::bench {
+
+const SideResult* best_peer(const ShapeResult& r, Phase p) {
+  const SideResult* best = nullptr;
+  for (const SideResult& s : r.peers) {
+    if (s.status != "ok" || !s.timed) continue;
+    if (!best || s.phases[int(p)].median_ms < best->phases[int(p)].median_ms) best = &s;
+  }
+  return best;
+}
+
+void fill_counts(ShapeResult& r, const Rates& rates) {
+  r.flops = flop_counts(r.shape);
+  r.bytes = byte_counts(r.shape);
+  for (int p = 0; p < kNumPhases; ++p)
+    r.floors[p] = floors(r.flops.v[p], r.bytes.v[p], rates.gemm_flop_per_s, rates.copy_byte_per_s);
+}
+
+static std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
+                 const std::string& peer_label) {
+  char line[256];
+  std::snprintf(line, sizeof line, "%-24s %-9s %10s %10s %-22s %7s %8s %9s %9s\n", "shape", "phase",
+                "elman ms", "peer ms", ("peer (" + peer_label + ")").c_str(), "ratio", "TFLOP/s",
+                "floor.C", "floor.M");
+  os << line << std::string(116, '-') << "\n";
+  for (const ShapeResult& r : results) {
+    const std::string name = r.shape.name();
+    if (!r.error.empty()) {
+      os << name << "  FAILED: " << r.error << "\n";
+      continue;
+    }
+    if (!r.verified && !r.elman.timed) {
+      os << name << "  NOT REPORTED: elman did not agree with any peer";
+      for (const SideResult& s : r.peers)
+        os << "; " << s.name << " " << s.status << (s.reason.empty() ? "" : " (" + s.reason + ")");
+      os << "\n";
+      continue;
+    }
+    for (int p = 0; p < kNumPhases; ++p) {
+      const Phase ph = static_cast<Phase>(p);
+      const double e = r.elman.phases[p].median_ms;
+      const SideResult* peer = best_peer(r, ph);
+      const std::string peer_ms = peer ? fmt("%.4f", peer->phases[p].median_ms) : "-";
+      const std::string ratio = peer ? fmt("%.2f", peer->phases[p].median_ms / e) : "-";
+      std::snprintf(line, sizeof line, "%-24s %-9s %10.4f %10s %-22s %7s %8.3f %9.4f %9.4f\n",
+                    p == 0 ? name.c_str() : "", phase_name(ph), e, peer_ms.c_str(),
+                    peer ? peer->name.c_str() : "-", ratio.c_str(), tflop_per_s(r.flops.v[p], e),
+                    r.floors[p].compute_ms, r.floors[p].memory_ms);
+      os << line;
+    }
+    if (!r.verified) os << "    UNVERIFIED: elman's times above were not checked against a peer\n";
+    for (const SideResult& s : r.peers)
+      if (s.status != "ok")
+        os << "    " << s.name << ": " << s.status << (s.reason.empty() ? "" : " - " + s.reason)
+           << "\n";
+  }
+  os << "ratio = peer ms / elman ms (> 1: elman is faster). TFLOP/s: elman's. floor.C = FLOPs / "
+        "measured SGEMM rate, floor.M = minimal bytes / measured copy bandwidth (ms).\n";
+}
+
+static nlohmann::json summary_json(const Summary& s) {
+  return {{"median_ms", s.median_ms}, {"min_ms", s.min_ms}, {"max_ms", s.max_ms}, {"runs", s.runs}};
+}
+
+static nlohmann::json side_json(const SideResult& s) {
+  nlohmann::json j = {{"name", s.name}, {"status", s.status}, {"reason", s.reason}};
+  nlohmann::json errors = nlohmann::json::object();
+  for (const auto& [k, v] : s.errors) errors[k] = std::isfinite(v) ? nlohmann::json(v) : "inf";
+  j["relative_errors"] = errors;
+  if (s.timed)
+    for (int p = 0; p < kNumPhases; ++p)
+      j["times"][phase_name(Phase(p))] = summary_json(s.phases[p]);
+  return j;
+}
+
+nlohmann::json to_json(const std::vector<ShapeResult>& results, const Rates& rates) {
+  nlohmann::json shapes = nlohmann::json::array();
+  for (const ShapeResult& r : results) {
+    const BenchShape& s = r.shape;
+    nlohmann::json j = {
+        {"name", s.name()},           {"batch", s.batch},       {"hidden", s.hidden},
+        {"seq_len", s.seq_len},       {"layers", s.layers},     {"bidirectional", s.bidirectional},
+        {"input_size", s.input_size}, {"verified", r.verified}, {"error", r.error}};
+    j["elman"] = side_json(r.elman);
+    j["peers"] = nlohmann::json::array();
+    for (const SideResult& p : r.peers) j["peers"].push_back(side_json(p));
+    for (int p = 0; p < kNumPhases; ++p) {
+      const Phase ph = Phase(p);
+      nlohmann::json q = {{"flops", r.flops.v[p]},
+                          {"bytes", r.bytes.v[p]},
+                          {"floor_compute_ms", r.floors[p].compute_ms},
+                          {"floor_memory_ms", r.floors[p].memory_ms}};
+      if (r.elman.timed) {
+        const double e = r.elman.phases[p].median_ms;
+        q["elman_ms"] = e;
+        q["elman_tflop_per_s"] = tflop_per_s(r.flops.v[p], e);
+        if (const SideResult* peer = best_peer(r, ph)) {
+          q["peer"] = peer->name;
+          q["peer_ms"] = peer->phases[p].median_ms;
+          q["peer_tflop_per_s"] = tflop_per_s(r.flops.v[p], peer->phases[p].median_ms);
+          q["ratio_peer_over_elman"] = peer->phases[p].median_ms / e;
+        }
+      }
+      j["phases"][phase_name(ph)] = q;
+    }
+    shapes.push_back(j);
+  }
+  return {{"rates",
+           {{"gemm_flop_per_s", rates.gemm_flop_per_s},
+            {"gemm", rates.gemm_what},
+            {"copy_byte_per_s", rates.copy_byte_per_s},
+            {"copy", rates.copy_what}}},
+          {"shapes", shapes}};
+}
+
+}  // namespace elman::bench

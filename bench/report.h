@@ -1,0 +1,52 @@
+// What a benchmark run produces (per shape: elman, its peers, counts, floors, agreement) and the
+// two ways it is shown: the terminal table and the --json file.
+#pragma once
+
+#include <iosfwd>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "bench/flops.h"
+#include "bench/shapes.h"
+
+namespace elman::bench {
+
+// One implementation on one shape: elman, one cuDNN algorithm, or PyTorch.
+struct SideResult {
+  std::string name;                      // "elman", "STANDARD", "PERSIST_STATIC", "pytorch"
+  std::string status = "not run";        // "ok", "rejected", "disagrees", "error", "not run"
+  std::string reason;                    // why it is not "ok"
+  std::map<std::string, double> errors;  // relative error per compared quantity (peers only)
+  bool timed = false;
+  Summary phases[kNumPhases];
+};
+
+struct ShapeResult {
+  BenchShape shape;
+  PhaseCounts flops, bytes;
+  Floors floors[kNumPhases];
+  SideResult elman;
+  std::vector<SideResult> peers;
+  bool verified = false;  // elman agreed with at least one peer: only then are times reported
+  std::string error;      // the shape failed as a whole (e.g. out of memory)
+};
+
+// The fastest agreeing peer of a phase; nullptr when none agreed or none was timed.
+const SideResult* best_peer(const ShapeResult& r, Phase p);
+
+// The measured machine rates behind the floors.
+struct Rates {
+  double gemm_flop_per_s = 0;  // large SGEMM (FP32, no TF32)
+  double copy_byte_per_s = 0;  // device (or host) copy, bytes read + written per second
+  std::string gemm_what, copy_what;
+};
+
+void fill_counts(ShapeResult& r, const Rates& rates);  // flops, bytes and floors of r.shape
+
+void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
+                 const std::string& peer_label);
+nlohmann::json to_json(const std::vector<ShapeResult>& results, const Rates& rates);
+
+}  // namespace elman::bench

@@ -1,0 +1,55 @@
+// Benchmark shapes: the grid of issue 4, its --quick subsets, DeepBench's vanilla-RNN training
+// shapes, and the parser of --shapes files. Pure host code, tested on the CPU.
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <string>
+#include <vector>
+
+#include "elman/rnn.h"
+
+namespace elman::bench {
+
+struct BenchShape {
+  int64_t batch = 0;
+  int64_t hidden = 0;
+  int64_t seq_len = 0;
+  int64_t layers = 1;
+  bool bidirectional = false;
+  int64_t input_size = 0;  // = hidden unless a shape file says otherwise
+
+  int64_t directions() const { return bidirectional ? 2 : 1; }
+  RNNOptions options() const;  // tanh, bias, time-major: what both sides run
+  std::string name() const;    // "B8 H256 T50 L1 uni" (+ " I512" when input != hidden)
+  bool operator==(const BenchShape& o) const;
+};
+
+enum class BenchDevice { kCUDA, kCPU };
+
+// What the command line asked for: at most one of quick / deepbench / shapes_file; none of them
+// means the full grid followed by the DeepBench shapes.
+struct GridSelection {
+  bool quick = false;
+  bool deepbench = false;
+  std::string shapes_file;
+};
+
+// Batch {1,8,32,64,256} x hidden {128,256,512,1024,1760,2560} x T {25,50,100} x layers {1,2} x
+// {uni, bi}: 360 shapes, input = hidden.
+std::vector<BenchShape> full_grid();
+// Hidden {1760, 2048, 2560} x batch {16, 32, 64, 128}, T = 50, one layer, uni, input = hidden.
+std::vector<BenchShape> deepbench_shapes();
+// A subset that finishes in under a minute: GPU shapes from the grid plus one DeepBench shape;
+// CPU shapes small enough for two cores.
+std::vector<BenchShape> quick_grid(BenchDevice device);
+std::vector<BenchShape> select_shapes(const GridSelection& sel, BenchDevice device);
+
+// The --shapes file format: one shape per line,
+//   batch hidden seq_len layers uni|bi [input_size]
+// whitespace-separated; '#' starts a comment; blank lines are ignored. Throws elman::Error naming
+// `source` and the line on anything else.
+std::vector<BenchShape> parse_shapes(std::istream& in, const std::string& source);
+std::vector<BenchShape> read_shapes_file(const std::string& path);
+
+}  // namespace elman::bench
