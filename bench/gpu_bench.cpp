@@ -209,7 +209,9 @@ void run_cudnn_algo(const CudnnShared& cs, cudnnRNNAlgo_t algo, const BenchShape
   cudnnRNNDescriptor_t rnn_raw = nullptr;
   ELMAN_CUDNN_CHECK(api, cudnnCreateRNNDescriptor(&rnn_raw));
   CudnnOwned<cudnnRNNDescriptor_t> rnn(rnn_raw, api.cudnnDestroyRNNDescriptor);
-  const cudnnMathType_t math = cfg.cudnn_tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+  // FMA math: FP32 without TF32, as elman's cuBLAS runs (CUDNN_DEFAULT_MATH may pick TF32 on
+  // Ampere and newer); --cudnn-tf32 asks for tensor-op math instead.
+  const cudnnMathType_t math = cfg.cudnn_tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
   if (rejected(
           side, api, "cudnnSetRNNDescriptor_v8",
           api.cudnnSetRNNDescriptor_v8(rnn.get(), algo, CUDNN_RNN_TANH, CUDNN_RNN_DOUBLE_BIAS,
@@ -503,8 +505,8 @@ std::vector<ShapeResult> run_gpu_bench(const std::vector<BenchShape>& shapes,
                  std::to_string(api->version % 100);
   env["cudnn_library"] = api->library;
   env["cudnn_cudart"] = version_str(int(api->cudnnGetCudartVersion()));
-  env["cudnn_math"] =
-      config.cudnn_tf32 ? "CUDNN_DEFAULT_MATH (TF32 allowed)" : "CUDNN_FMA_MATH (FP32, like elman)";
+  env["cudnn_math"] = config.cudnn_tf32 ? "CUDNN_TENSOR_OP_MATH (TF32 allowed)"
+                                        : "CUDNN_FMA_MATH (FP32, like elman)";
 
   Stream stream;
   Context ctx(Device::cuda(0), stream.get());
