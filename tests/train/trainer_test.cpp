@@ -1,0 +1,299 @@
+// The trainer: reproducibility (same seed, same losses), one step's update against finite
+// differences of the loss for every head and loss, the loss falling on each demo scenario's
+// data, short last batches, the early stop on a non-finite loss, and the data readers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "tests/train/train_test_util.h"
+
+namespace elman {
+namespace {
+
+using train_test::random_floats;
+
+const std::string kData = std::string(ELMAN_SOURCE_DIR) + "/data/";
+
+struct Model {
+  Context ctx;
+  RNN rnn;
+  Linear fc;
+  Model(int64_t in, int64_t hidden, int64_t out, uint64_t seed)
+      : rnn(ctx, options(in, hidden), seed), fc(ctx, hidden, out, seed + 1) {}
+  static RNNOptions options(int64_t in, int64_t hidden) {
+    RNNOptions o;
+    o.input_size = in;
+    o.hidden_size = hidden;
+    o.batch_first = true;
+    return o;
+  }
+  std::vector<float> params() {
+    auto a = rnn.flat_parameters().to_vector(), b = fc.flat_parameters().to_vector();
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
+  void set_params(const std::vector<float>& p) {
+    const int64_t n = rnn.flat_parameters().numel();
+    rnn.flat_parameters().copy_from(
+        Tensor::from_vector({n}, std::vector<float>(p.begin(), p.begin() + n)));
+    fc.flat_parameters().copy_from(Tensor::from_vector(fc.flat_parameters().shape(),
+                                                       std::vector<float>(p.begin() + n, p.end())));
+  }
+};
+
+Dataset random_regression(int64_t n, int64_t T, int64_t I, int64_t targets, uint64_t seed) {
+  Dataset d;
+  d.seq_len = T;
+  d.input_size = I;
+  d.target_size = targets;
+  d.inputs = random_floats(n * T * I, seed);
+  d.targets = random_floats(n * targets, seed + 100);
+  return d;
+}
+
+std::vector<double> train_losses(uint64_t shuffle_seed, int64_t batch) {
+  Model m(2, 6, 1, 3);
+  Adam opt(m.ctx, AdamOptions{0.01f});
+  opt.add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
+  opt.add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
+  TrainerOptions o;
+  o.epochs = 4;
+  o.batch_size = batch;
+  o.seed = shuffle_seed;
+  o.clip_norm = 1.0f;
+  Trainer tr(m.rnn, m.fc, opt, o);
+  const Dataset train = random_regression(23, 5, 2, 1, 1), val = random_regression(7, 5, 2, 1, 2);
+  std::vector<double> losses;
+  for (const auto& r : tr.fit(train, &val).epochs) {
+    losses.push_back(r.train_loss);
+    losses.push_back(r.val_loss);
+  }
+  return losses;
+}
+
+TEST(Trainer, SameSeedSameLosses) {
+  const auto a = train_losses(42, 5), b = train_losses(42, 5);
+  ASSERT_EQ(a.size(), 8u);
+  EXPECT_EQ(a, b);  // bit-identical: same seed, same device, same order of operations
+  EXPECT_NE(a, train_losses(43, 5));  // the shuffle seed matters (23 = 4 x 5 + a batch of 3)
+}
+
+TEST(Trainer, SeededPermutationIsAPermutationAndFixed) {
+  std::mt19937_64 g1(5), g2(5);
+  const auto p = seeded_permutation(50, g1);
+  EXPECT_EQ(p, seeded_permutation(50, g2));
+  std::vector<int64_t> sorted = p;
+  std::sort(sorted.begin(), sorted.end());
+  for (int64_t i = 0; i < 50; ++i) EXPECT_EQ(sorted[i], i);
+}
+
+// One full-batch SGD step with lr 1 moves the parameters by -grad; grad is checked against
+// central differences of the loss that Trainer::evaluate measures.
+void check_step_gradient(HeadMode head, LossType loss) {
+  const int64_t n = 6, T = 4, I = 3, H = 5;
+  const int64_t K = loss == LossType::kCrossEntropy ? 4 : 2;
+  Model m(I, H, K, 9);
+  SGD opt(m.ctx, SGDOptions{1.0f});
+  opt.add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
+  opt.add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
+  TrainerOptions o;
+  o.epochs = 1;
+  o.batch_size = n;
+  o.head = head;
+  o.loss = loss;
+  o.shuffle = false;
+  Trainer tr(m.rnn, m.fc, opt, o);
+  Dataset d;
+  d.seq_len = T;
+  d.input_size = I;
+  if (loss == LossType::kMSE) {
+    d = random_regression(n, T, I, head == HeadMode::kLastStep ? K : T * K, 4);
+  } else {
+    d.one_hot = true;
+    d.input_size = I;
+    d.target_size = head == HeadMode::kLastStep ? 1 : T;
+    for (int64_t i = 0; i < n * T; ++i) d.inputs.push_back(static_cast<float>((i * 7 + 1) % I));
+    for (int64_t i = 0; i < n * d.target_size; ++i)
+      d.targets.push_back(static_cast<float>((i * 5 + 2) % K));
+  }
+  const std::vector<float> p0 = m.params();
+  std::vector<double> fd(p0.size());
+  const float h = 1e-2f;
+  for (size_t i = 0; i < p0.size(); ++i) {
+    std::vector<float> p = p0;
+    p[i] = p0[i] + h;
+    m.set_params(p);
+    const double lp = tr.evaluate(d);
+    p[i] = p0[i] - h;
+    m.set_params(p);
+    const double lm = tr.evaluate(d);
+    fd[i] = (lp - lm) / (2.0 * h);
+  }
+  m.set_params(p0);
+  tr.fit(d, nullptr);
+  const std::vector<float> p1 = m.params();
+  double num = 0, den = 0;
+  for (size_t i = 0; i < p0.size(); ++i) {
+    const double g = static_cast<double>(p0[i]) - p1[i];
+    num += (g - fd[i]) * (g - fd[i]);
+    den += fd[i] * fd[i];
+  }
+  // Float losses differenced over 2h = 0.02 (rounding ~1e-7 / 0.02 = 5e-6 per component) plus
+  // O(h^2) truncation; measured 2e-5..4e-4 here. A wrong transpose or a lost gradient path
+  // gives errors of order 1.
+  EXPECT_LT(std::sqrt(num / den), 5e-3);
+}
+
+TEST(Trainer, StepGradientLastStepMse) { check_step_gradient(HeadMode::kLastStep, LossType::kMSE); }
+TEST(Trainer, StepGradientEveryStepMse) {
+  check_step_gradient(HeadMode::kEveryStep, LossType::kMSE);
+}
+TEST(Trainer, StepGradientLastStepCrossEntropy) {
+  check_step_gradient(HeadMode::kLastStep, LossType::kCrossEntropy);
+}
+TEST(Trainer, StepGradientEveryStepCrossEntropy) {
+  check_step_gradient(HeadMode::kEveryStep, LossType::kCrossEntropy);
+}
+
+// Trains and returns (first epoch's train loss, last epoch's train loss).
+std::pair<double, double> first_last(Model& m, const Dataset& train, const TrainerOptions& o,
+                                     float lr) {
+  Adam opt(m.ctx, AdamOptions{lr});
+  opt.add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
+  opt.add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
+  Trainer tr(m.rnn, m.fc, opt, o);
+  const FitResult r = tr.fit(train, nullptr);
+  EXPECT_FALSE(r.stopped) << r.message;
+  return {r.epochs.front().train_loss, r.epochs.back().train_loss};
+}
+
+TEST(Trainer, LossFallsOnNextNumberData) {
+  // The tutorial's raw windows (values 0..54, target the next one), last-step head.
+  Dataset d;
+  d.seq_len = 5;
+  d.input_size = 1;
+  d.target_size = 1;
+  for (int s = 0; s < 50; ++s) {
+    for (int k = 0; k < 5; ++k) d.inputs.push_back(static_cast<float>(s + k));
+    d.targets.push_back(static_cast<float>(s + 5));
+  }
+  Model m(1, 16, 1, 1);
+  TrainerOptions o;
+  o.epochs = 20;
+  o.batch_size = 10;
+  const auto [first, last] = first_last(m, d, o, 0.01f);
+  EXPECT_LT(last, 0.5 * first);
+}
+
+TEST(Trainer, LossFallsOnSunspots) {
+  const CsvColumn col = read_csv_column(kData + "sunspots_yearly.csv", "SUNACTIVITY");
+  ASSERT_EQ(col.values.size(), 309u);
+  const Normalizer norm = Normalizer::fit(col.values, 0, 250);
+  std::vector<double> z;
+  for (double v : col.values) z.push_back(norm.normalize(v));
+  const Dataset train = make_windows(z, 12, 12, 250);
+  Model m(1, 16, 1, 2);
+  TrainerOptions o;
+  o.epochs = 15;
+  o.batch_size = 16;
+  const auto [first, last] = first_last(m, train, o, 0.01f);
+  EXPECT_LT(last, 0.5 * first);
+}
+
+TEST(Trainer, LossFallsOnShakespeare) {
+  const std::string text = read_text_file(kData + "tinyshakespeare.txt").substr(0, 20000);
+  const Vocabulary vocab = Vocabulary::from_text(text);
+  const Dataset d = make_char_sequences(vocab.encode(text), vocab.size(), 25, 0, 20000);
+  Model m(vocab.size(), 32, vocab.size(), 3);
+  TrainerOptions o;
+  o.epochs = 3;
+  o.batch_size = 32;
+  o.head = HeadMode::kEveryStep;
+  o.loss = LossType::kCrossEntropy;
+  const auto [first, last] = first_last(m, d, o, 0.01f);
+  // Starts near ln(vocab) (uniform guesses); three epochs reach clearly below the unigram level.
+  EXPECT_LT(first, std::log(static_cast<double>(vocab.size())));
+  EXPECT_LT(last, 0.8 * first);
+}
+
+TEST(Trainer, StopsOnNonFiniteLoss) {
+  Model m(2, 4, 1, 1);
+  SGD opt(m.ctx, SGDOptions{1e30f});
+  opt.add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
+  opt.add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
+  TrainerOptions o;
+  o.epochs = 20;
+  o.batch_size = 4;
+  Trainer tr(m.rnn, m.fc, opt, o);
+  const FitResult r = tr.fit(random_regression(16, 3, 2, 1, 5), nullptr);
+  EXPECT_TRUE(r.stopped);
+  EXPECT_LT(r.epochs.size(), 20u);
+  EXPECT_NE(r.message.find("not finite"), std::string::npos) << r.message;
+}
+
+TEST(Trainer, RejectsMismatchedData) {
+  Model m(2, 4, 1, 1);
+  Adam opt(m.ctx);
+  Trainer tr(m.rnn, m.fc, opt, TrainerOptions{});
+  EXPECT_THROW(tr.fit(random_regression(8, 3, 3, 1, 1), nullptr), Error);  // input_size 3 != 2
+  EXPECT_THROW(tr.fit(random_regression(8, 3, 2, 2, 1), nullptr), Error);  // 2 targets != 1
+  Dataset bad = random_regression(8, 3, 2, 1, 1);
+  bad.targets[3] = NAN;
+  EXPECT_THROW(tr.fit(bad, nullptr), Error);
+}
+
+TEST(Data, CsvMissingValuesAreInterpolatedOrSkippedNeverZero) {
+  const CsvColumn in = read_csv_column(kData + "co2_weekly.csv", "co2");
+  const CsvColumn sk = read_csv_column(kData + "co2_weekly.csv", "co2", MissingValues::kSkip);
+  EXPECT_GT(in.missing, 0);
+  EXPECT_EQ(sk.values.size() + static_cast<size_t>(sk.missing), static_cast<size_t>(sk.rows));
+  for (double v : in.values) EXPECT_GT(v, 300.0);  // CO2 ppm: no zero crept in
+  // Every value is either read or interpolated (only gaps at the very ends are dropped).
+  EXPECT_EQ(in.values.size(), sk.values.size() + static_cast<size_t>(in.interpolated));
+}
+
+TEST(Data, CsvErrorsNameFileLineAndColumn) {
+  const std::string path = ::testing::TempDir() + "bad.csv";
+  {
+    std::ofstream f(path);
+    f << "a,b\n1,2\n3,x4\n";
+  }
+  try {
+    read_csv_column(path, "b");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(path + ":3: column 2 ('b'): 'x4'"), std::string::npos) << msg;
+  }
+  EXPECT_THROW(read_csv_column(path, "c"), Error);
+  EXPECT_THROW(read_csv_column(path + ".missing", "b"), Error);
+}
+
+TEST(Data, InterpolationIsLinear) {
+  const std::string path = ::testing::TempDir() + "gap.csv";
+  {
+    std::ofstream f(path);
+    f << "t,v\n0,1\n1,\n2,\n3,4\n4,\n";  // a gap inside, and one at the end (dropped)
+  }
+  const CsvColumn c = read_csv_column(path, "v");
+  EXPECT_EQ(c.values, (std::vector<double>{1, 2, 3, 4}));
+  EXPECT_EQ(c.missing, 3);
+  EXPECT_EQ(c.interpolated, 2);
+}
+
+TEST(Data, WindowsAndCharSequences) {
+  const Dataset w = make_windows({0, 1, 2, 3, 4, 5}, 3, 3, 6);
+  EXPECT_EQ(w.size(), 3);
+  EXPECT_EQ(w.inputs, (std::vector<float>{0, 1, 2, 1, 2, 3, 2, 3, 4}));
+  EXPECT_EQ(w.targets, (std::vector<float>{3, 4, 5}));
+  const Vocabulary v = Vocabulary::from_text("abcab");
+  EXPECT_EQ(v.size(), 3);
+  const Dataset c = make_char_sequences(v.encode("abcabca"), v.size(), 3, 0, 7);
+  EXPECT_EQ(c.size(), 2);  // [a b c]->[b c a], [a b c]->[b c a]
+  EXPECT_EQ(c.targets, (std::vector<float>{1, 2, 0, 1, 2, 0}));
+  EXPECT_THROW(v.id('z'), Error);
+}
+
+}  // namespace
+}  // namespace elman
