@@ -318,9 +318,11 @@ std::vector<ShapeResult> run_cpu_bench(const std::vector<BenchShape>& shapes,
         bad += (bad.empty() ? "" : ", ") + what + " rel. error " + std::to_string(err) + " > " +
                std::to_string(tol);
     }
-    if (!bad.empty()) {
+    if (!bad.empty()) {  // a fast wrong answer is not a result: elman's times are withheld
       p.status = "disagrees";
       p.reason = bad;
+      r.elman.timed = false;
+      r.elman.status = "disagrees";
     } else {
       for (int ph = 0; ph < kNumPhases; ++ph)
         p.phases[ph] = summarize(a["times_ms"][phase_name(Phase(ph))].get<std::vector<double>>());

@@ -94,6 +94,7 @@ Summary summarize(const std::vector<double>& ms) {
   s.min_ms = *std::min_element(ms.begin(), ms.end());
   s.max_ms = *std::max_element(ms.begin(), ms.end());
   s.runs = static_cast<int>(ms.size());
+  s.samples_ms = ms;
   return s;
 }
 

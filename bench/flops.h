@@ -45,6 +45,7 @@ double tflop_per_s(double flops, double ms);
 struct Summary {
   double median_ms = 0, min_ms = 0, max_ms = 0;
   int runs = 0;
+  std::vector<double> samples_ms;  // every run, in order
 };
 double median(std::vector<double> values);  // throws elman::Error when empty
 Summary summarize(const std::vector<double>& ms);

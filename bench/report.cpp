@@ -72,7 +72,11 @@ void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
 }
 
 static nlohmann::json summary_json(const Summary& s) {
-  return {{"median_ms", s.median_ms}, {"min_ms", s.min_ms}, {"max_ms", s.max_ms}, {"runs", s.runs}};
+  return {{"median_ms", s.median_ms},
+          {"min_ms", s.min_ms},
+          {"max_ms", s.max_ms},
+          {"runs", s.runs},
+          {"samples_ms", s.samples_ms}};
 }
 
 static nlohmann::json side_json(const SideResult& s) {

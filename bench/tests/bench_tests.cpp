@@ -85,6 +85,7 @@ TEST(Median, OddEvenAndUnsorted) {
   EXPECT_EQ(s.min_ms, 1.0);
   EXPECT_EQ(s.max_ms, 8.0);
   EXPECT_EQ(s.runs, 4);
+  EXPECT_EQ(s.samples_ms, (std::vector<double>{4, 8, 1, 3}));  // every run kept, in order
 }
 
 TEST(RelativeError, NormsNanAndSizes) {
@@ -115,6 +116,39 @@ TEST(BestPeer, OnlyAgreeingTimedPeersCount) {
   EXPECT_EQ(best_peer(r, Phase::kInference)->name, "C");
   r.peers = {fast_wrong};
   EXPECT_EQ(best_peer(r, Phase::kInference), nullptr);
+}
+
+TEST(Report, JsonRatioIsPeerOverElmanAndUnverifiedTimesAreMarked) {
+  ShapeResult r;
+  r.shape = shape(32, 256, 50, 1, false);
+  Rates rates;
+  rates.gemm_flop_per_s = 50e12;
+  rates.copy_byte_per_s = 3e12;
+  fill_counts(r, rates);
+  EXPECT_DOUBLE_EQ(r.floors[int(Phase::kStep)].compute_ms,
+                   1e3 * 3 * 419430400.0 / 50e12);  // step FLOPs (see above) / rate
+  r.elman.timed = true;
+  r.elman.status = "ok";
+  SideResult peer;
+  peer.name = "STANDARD";
+  peer.status = "ok";
+  peer.timed = true;
+  for (int p = 0; p < kNumPhases; ++p) {
+    r.elman.phases[p].median_ms = 2.0;
+    peer.phases[p].median_ms = 5.0;
+  }
+  r.peers = {peer};
+  r.verified = true;
+  const nlohmann::json j = to_json({r}, rates)["shapes"][0]["phases"]["inference"];
+  EXPECT_DOUBLE_EQ(j["ratio_peer_over_elman"].get<double>(), 2.5);  // 5 ms / 2 ms
+  EXPECT_EQ(j["peer"], "STANDARD");
+  EXPECT_DOUBLE_EQ(j["elman_tflop_per_s"].get<double>(), 419430400.0 / 2e-3 / 1e12);
+  // Without an agreeing peer there is no ratio, and the shape says it is unverified.
+  r.peers[0].status = "disagrees";
+  r.verified = false;
+  const nlohmann::json u = to_json({r}, rates)["shapes"][0];
+  EXPECT_FALSE(u["verified"].get<bool>());
+  EXPECT_FALSE(u["phases"]["inference"].contains("ratio_peer_over_elman"));
 }
 
 // ---- shapes ------------------------------------------------------------------------------
