@@ -223,19 +223,25 @@ void run_cudnn_algo(const CudnnShared& cs, cudnnRNNAlgo_t algo, const BenchShape
       rejected(side, api, "cudnnBuildRNNDynamic", api.cudnnBuildRNNDynamic(h, rnn.get(), B)))
     return;
 
-  // Sequence data: time-major [T, B, vector], every sequence of full length (elman's layout).
-  auto make_data = [&](int vector) {
+  // Sequence data: time-major [T, B, vector], every sequence of full length T: elman's layout,
+  // which is cuDNN's SEQ_MAJOR_PACKED when all lengths are equal (the layout every algorithm
+  // takes with padded I/O disabled).
+  auto new_data_desc = [&] {
     cudnnRNNDataDescriptor_t d = nullptr;
     ELMAN_CUDNN_CHECK(api, cudnnCreateRNNDataDescriptor(&d));
-    std::vector<int> lengths(size_t(B), T);
-    float fill = 0.0f;
-    ELMAN_CUDNN_CHECK(api, cudnnSetRNNDataDescriptor(d, CUDNN_DATA_FLOAT,
-                                                     CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_UNPACKED, T, B,
-                                                     vector, lengths.data(), &fill));
     return d;
   };
-  CudnnOwned<cudnnRNNDataDescriptor_t> x_desc(make_data(I), api.cudnnDestroyRNNDataDescriptor);
-  CudnnOwned<cudnnRNNDataDescriptor_t> y_desc(make_data(D * H), api.cudnnDestroyRNNDataDescriptor);
+  CudnnOwned<cudnnRNNDataDescriptor_t> x_desc(new_data_desc(), api.cudnnDestroyRNNDataDescriptor);
+  CudnnOwned<cudnnRNNDataDescriptor_t> y_desc(new_data_desc(), api.cudnnDestroyRNNDataDescriptor);
+  {
+    std::vector<int> full(size_t(B), T);
+    ELMAN_CUDNN_CHECK(api, cudnnSetRNNDataDescriptor(x_desc.get(), CUDNN_DATA_FLOAT,
+                                                     CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_PACKED, T, B,
+                                                     I, full.data(), nullptr));
+    ELMAN_CUDNN_CHECK(api, cudnnSetRNNDataDescriptor(y_desc.get(), CUDNN_DATA_FLOAT,
+                                                     CUDNN_RNN_DATA_LAYOUT_SEQ_MAJOR_PACKED, T, B,
+                                                     D * H, full.data(), nullptr));
+  }
   cudnnTensorDescriptor_t h_raw = nullptr;
   ELMAN_CUDNN_CHECK(api, cudnnCreateTensorDescriptor(&h_raw));
   CudnnOwned<cudnnTensorDescriptor_t> h_desc(h_raw, api.cudnnDestroyTensorDescriptor);
