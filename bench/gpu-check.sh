@@ -68,6 +68,11 @@ LIBPATH="$BUILD"
 add_dir() { case ":$LIBPATH:" in *":$1:"*) ;; *) LIBPATH="$LIBPATH:$1" ;; esac; }
 
 CUDNN_DIR=$(find_lib libcudnn.so.9) && add_dir "$CUDNN_DIR"
+# cuDNN from a PyTorch wheel dlopens its engines' dependencies (cuBLAS(Lt), NVRTC) from the
+# sibling nvidia/*/lib folders, as PyTorch arranges for itself: put them on the path too.
+case "${CUDNN_DIR:-}" in
+  */nvidia/cudnn/lib) for d in "${CUDNN_DIR%/cudnn/lib}"/*/lib; do [ -d "$d" ] && add_dir "$d"; done ;;
+esac
 if [ -n "${CUDNN_DIR:-}" ]; then say "cuDNN: $CUDNN_DIR/libcudnn.so.9"; else
   if ldconfig -p 2>/dev/null | grep -q 'libcudnn.so.9 '; then say "cuDNN: in the system's library path"
   else fail "libcudnn.so.9 not found (searched: ${CANDIDATE_DIRS[*]:-nothing}); elman-bench's GPU comparison needs it"; fi
