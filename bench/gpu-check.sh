@@ -14,7 +14,8 @@
 #      (cuDNN, which elman-bench dlopens; cuBLAS, which libelman.so links), searching python3's
 #      site-packages (PyTorch's wheels: nvidia/*/lib, torch/lib), CUDA and conda directories,
 #      and puts their directories and the build's on LD_LIBRARY_PATH;
-#   2. runs every GoogleTest binary of the build (all tests; a GPU test that skips with
+#   2. runs every GoogleTest binary of the build (named *_test or *_tests, as elman_add_gtest's
+#      are; all their tests; a GPU test that skips with
 #      "no CUDA device" on this GPU machine counts as a failure);
 #   3. runs them again under compute-sanitizer --tool memcheck, racecheck, initcheck and synccheck
 #      (ELMAN_SANITIZE_FILTER narrows the tests, a --gtest_filter pattern, default all;
@@ -94,8 +95,8 @@ ldd "$BUILD/libelman.so" >"$LOGDIR/ldd-libelman.log" 2>&1
 TESTS=()
 while IFS= read -r f; do
   name=$(basename "$f")
-  case "$name" in elman-*|*.so*|a.out) continue ;; esac
-  "$f" --gtest_list_tests >/dev/null 2>&1 && TESTS+=("$f")
+  case "$name" in *_test|*_tests) ;; *) continue ;; esac  # elman_add_gtest's names (no fuzzers)
+  timeout 60 "$f" --gtest_list_tests >/dev/null 2>&1 && TESTS+=("$f")
 done < <(find "$BUILD" -path '*/CMakeFiles' -prune -o -type f -perm -u+x -print | sort)
 [ ${#TESTS[@]} -gt 0 ] || fail "no GoogleTest binaries found under $BUILD"
 say "test binaries: ${#TESTS[@]}"
