@@ -19,7 +19,11 @@
 #      "no CUDA device" on this GPU machine counts as a failure);
 #   3. runs them again under compute-sanitizer --tool memcheck, racecheck, initcheck and synccheck
 #      (ELMAN_SANITIZE_FILTER narrows the tests, a --gtest_filter pattern, default all;
-#       ELMAN_SKIP_SANITIZER=1 skips this step and says so);
+#       ELMAN_SANITIZER_TOOLS picks the tools; ELMAN_SANITIZER_TIMEOUT bounds each run, default
+#       300 s; ELMAN_SKIP_SANITIZER=1 skips this step and says so). The device tool allows 600 s
+#       a command: if the whole check does not fit, split it, e.g.
+#         ELMAN_SANITIZER_TOOLS="memcheck" bash bench/gpu-check.sh $OUT/logs-memcheck
+#         ELMAN_SANITIZER_TOOLS="racecheck initcheck synccheck" bash bench/gpu-check.sh $OUT/logs-rest
 #   4. runs elman-bench --quick --json LOGDIR/bench-quick.json.
 set -u -o pipefail
 
@@ -130,15 +134,17 @@ elif [ -z "$SANITIZER" ]; then
 else
   say "compute-sanitizer: $SANITIZER"
   FILTER=${ELMAN_SANITIZE_FILTER:-*}
-  for tool in memcheck racecheck initcheck synccheck; do
+  for tool in ${ELMAN_SANITIZER_TOOLS:-memcheck racecheck initcheck synccheck}; do
     for t in "${TESTS[@]}"; do
       name=$(basename "$t")
       log=$LOGDIR/sanitizer-$tool-$name.log
-      if run_logged "$log" "$SANITIZER" --tool "$tool" --error-exitcode 86 "$t" --gtest_filter="$FILTER"; then
-        say "ok   $tool $name"
-      else
-        fail "$tool $name (see $(basename "$log"))"
-      fi
+      run_logged "$log" timeout "${ELMAN_SANITIZER_TIMEOUT:-300}" "$SANITIZER" --tool "$tool" \
+        --error-exitcode 86 "$t" --gtest_filter="$FILTER"
+      case $? in
+        0) say "ok   $tool $name" ;;
+        124) fail "$tool $name timed out after ${ELMAN_SANITIZER_TIMEOUT:-300} s (see $(basename "$log"))" ;;
+        *) fail "$tool $name (see $(basename "$log"))" ;;
+      esac
     done
   done
 fi
