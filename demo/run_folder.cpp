@@ -43,14 +43,14 @@ std::filesystem::path make_run_folder(const CommonOptions& common, const std::st
   return dir;
 }
 
-void write_metrics(const std::filesystem::path& dir,
-                   const std::vector<elman::EpochResult>& epochs) {
+void write_metrics(const std::filesystem::path& dir, const std::vector<elman::EpochResult>& epochs,
+                   double unit_scale) {
   std::ofstream f(dir / "metrics.csv");
   f << "epoch,train_loss,val_loss,seconds\n";
   char line[128];
   for (const auto& r : epochs) {
     std::snprintf(line, sizeof line, "%lld,%.9g,%.9g,%.6f\n", static_cast<long long>(r.epoch),
-                  r.train_loss, r.val_loss, r.seconds);
+                  r.train_loss * unit_scale, r.val_loss * unit_scale, r.seconds);
     f << line;
   }
   if (!f) throw elman::Error("cannot write '" + (dir / "metrics.csv").string() + "'");
@@ -65,7 +65,13 @@ void write_hidden_states(const std::filesystem::path& dir, const std::vector<std
   f << "\n";
   char num[32];
   for (size_t t = 0; t < states.size(); ++t) {
-    f << t + 1 << "," << inputs[t];
+    std::string in = inputs[t];
+    if (in.find_first_of(",\"\n") != std::string::npos) {  // CSV quoting
+      std::string q = "\"";
+      for (char c : in) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+      in = q + "\"";
+    }
+    f << t + 1 << "," << in;
     for (float v : states[t]) {
       std::snprintf(num, sizeof num, ",%.9g", static_cast<double>(v));
       f << num;

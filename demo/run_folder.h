@@ -25,8 +25,9 @@ elman::Device pick_device(const std::string& name);
 // Creates the run folder and writes command.txt into it; returns its path.
 std::filesystem::path make_run_folder(const CommonOptions& common, const std::string& scenario);
 
-// metrics.csv: epoch,train_loss,val_loss,seconds.
-void write_metrics(const std::filesystem::path& dir, const std::vector<elman::EpochResult>& epochs);
+// metrics.csv: epoch,train_loss,val_loss,seconds; losses times `unit_scale` (1/ln 2: bits).
+void write_metrics(const std::filesystem::path& dir, const std::vector<elman::EpochResult>& epochs,
+                   double unit_scale = 1.0);
 
 // hidden_states.csv: step,input,h0,h1,... with one row per time step.
 void write_hidden_states(const std::filesystem::path& dir, const std::vector<std::string>& inputs,
