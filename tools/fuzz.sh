@@ -15,7 +15,8 @@ fi
 mkdir -p "$out/corpus" "$out/artifacts"
 # Only CUDA-free sources: the reader, the encoder (for the round-trip check), the target.
 "$cxx" -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-  -Iinclude -I. fuzz/safetensors_fuzz.cpp host/safetensors.cpp host/safetensors_write.cpp \
+  -Iinclude -I. fuzz/safetensors_fuzz.cpp host/safetensors.cpp host/safetensors_header.cpp \
+  host/safetensors_write.cpp \
   -o "$out/safetensors_fuzz"
 # New inputs go to $out/corpus (the first directory); fuzz/corpus stays as committed.
 "$out/safetensors_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
