@@ -13,6 +13,7 @@ namespace {
 
 struct SeriesOptions {
   std::string csv, column, missing = "interpolate";
+  bool differences = false;
   int64_t window = 20, hidden = 32, epochs = 40, batch = 16;
   float lr = 0.005f, clip = 1.0f, val_fraction = 0.2f;
 };
@@ -49,19 +50,28 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
 
   // Chronological split: the last val_fraction of the targets are the validation set.
   const int64_t split = n - static_cast<int64_t>(std::llround(o.val_fraction * n));
-  if (split - o.window < 2 || n - split < 1)
+  if (split - o.window < 3 || n - split < 1)
     throw elman::Error("series: " + std::to_string(n) + " values are too few for window " +
                        std::to_string(o.window) + " and validation fraction " +
                        std::to_string(o.val_fraction));
-  const elman::Normalizer norm = elman::Normalizer::fit(x, 0, split);  // training part only
+  // With --differences the RNN reads and predicts d[t] = x[t] - x[t-1] (d[0] = 0, never a
+  // target): the forecast is x[t-1] + the predicted d[t], so a trend that leaves the training
+  // range does not leave the range of the model's inputs.
+  std::vector<double> series = x;
+  if (o.differences)
+    for (int64_t t = n - 1; t >= 0; --t) series[t] = t > 0 ? x[t] - x[t - 1] : 0.0;
+  const elman::Normalizer norm =
+      elman::Normalizer::fit(series, o.differences ? 1 : 0, split);  // training part only
   std::vector<double> z;
-  for (double v : x) z.push_back(norm.normalize(v));
-  const elman::Dataset train = elman::make_windows(z, o.window, o.window, split);
+  for (double v : series) z.push_back(norm.normalize(v));
+  const int64_t first = o.window + (o.differences ? 1 : 0);  // d[0] is not data
+  const elman::Dataset train = elman::make_windows(z, o.window, first, split);
   const elman::Dataset val = elman::make_windows(z, o.window, split, n);
   std::printf(
-      "windows of %lld: %lld for training (targets 0..%lld), %lld for validation "
+      "%s windows of %lld: %lld for training (targets %lld..%lld), %lld for validation "
       "(the last %lld values); normalised with mean %.4g, std %.4g of the training part\n",
-      static_cast<long long>(o.window), static_cast<long long>(train.size()),
+      o.differences ? "difference" : "value", static_cast<long long>(o.window),
+      static_cast<long long>(train.size()), static_cast<long long>(first),
       static_cast<long long>(split - 1), static_cast<long long>(val.size()),
       static_cast<long long>(n - split), norm.mean, norm.scale);
 
@@ -109,7 +119,8 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
   std::ofstream csv(dir / "predictions.csv");
   csv << "index,actual,predicted,naive\n";
   for (int64_t t = split; t < n; ++t) {
-    pred.push_back(norm.denormalize(pz[static_cast<size_t>(t - split)]));
+    const double p = norm.denormalize(pz[static_cast<size_t>(t - split)]);
+    pred.push_back(o.differences ? x[t - 1] + p : p);
     naive.push_back(x[t - 1]);
     truth.push_back(x[t]);
     char line[128];
@@ -148,6 +159,7 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
                           {"hidden_size", std::to_string(o.hidden)},
                           {"output_size", "1"},
                           {"head", "last_step"},
+                          {"differences", o.differences ? "true" : "false"},
                           {"normalizer_mean", mean},
                           {"normalizer_scale", scale}});
   std::cout << "run folder: " << dir.string()
@@ -168,6 +180,8 @@ void add_series(CLI::App& app, CommonOptions& common, int& status) {
                   "empty fields: interpolate (linearly between neighbours) or skip the rows")
       ->check(CLI::IsMember({"interpolate", "skip"}))
       ->capture_default_str();
+  sub->add_flag("--differences", o.differences,
+                "model the changes x[t] - x[t-1] instead of the values (for trending series)");
   sub->add_option("--window", o.window, "past values the RNN reads per forecast")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
