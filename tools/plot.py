@@ -6,7 +6,8 @@ usage: python3 tools/plot.py RUN_FOLDER [RUN_FOLDER ...]
 Writes into each folder, from the files that are there:
   learning_curve.png  from metrics.csv (epoch,train_loss,val_loss,seconds)
   hidden_states.png   from hidden_states.csv (step,input,h0,h1,...): one line per unit over
-                      time, and a heatmap of units x time with the inputs written above it
+                      time, and a heatmap of units x time with the inputs under it
+  forecast.png        from a series run's predictions.csv (index,actual,predicted,naive)
 Needs matplotlib (Debian: python3-matplotlib); no display is needed.
 """
 import csv
@@ -93,6 +94,30 @@ def plot_hidden_states(folder):
     return out
 
 
+def plot_forecast(folder):
+    path = os.path.join(folder, "predictions.csv")
+    if not os.path.exists(path):
+        return None
+    header, rows = read_csv(path)
+    if header[:4] != ["index", "actual", "predicted", "naive"]:
+        return None  # next-number's table, not a forecast
+    index = [int(r[0]) for r in rows]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.plot(index, [float(r[1]) for r in rows], color="black", label="actual")
+    ax.plot(index, [float(r[2]) for r in rows], label="RNN forecast")
+    ax.plot(index, [float(r[3]) for r in rows], linestyle="--", alpha=0.7,
+            label="naive (last value)")
+    ax.set_xlabel("index in the series")
+    ax.set_title("One-step forecasts on the validation part")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    out = os.path.join(folder, "forecast.png")
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__.strip(), file=sys.stderr)
@@ -103,7 +128,8 @@ def main(argv):
             print("plot.py: %s is not a folder" % folder, file=sys.stderr)
             status = 1
             continue
-        made = [p for p in (plot_learning_curve(folder), plot_hidden_states(folder)) if p]
+        made = [p for p in (plot_learning_curve(folder), plot_hidden_states(folder),
+                            plot_forecast(folder)) if p]
         if not made:
             print("plot.py: %s has neither metrics.csv nor hidden_states.csv" % folder,
                   file=sys.stderr)
