@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the safetensors fuzz target (libFuzzer + AddressSanitizer + UBSan, clang) and runs it
 # for a bounded time over fuzz/corpus. Usage: tools/fuzz.sh [seconds=60] [build-dir=build-fuzz]
+# Extra libFuzzer flags go in $FUZZ_ARGS (e.g. FUZZ_ARGS="-max_len=65536 -jobs=2").
 # Exit status: 0 when no finding; otherwise libFuzzer's, with the crashing input in
 # <build-dir>/artifacts/ (reproduce: <build-dir>/safetensors_fuzz <that file>).
 set -euo pipefail
@@ -21,4 +22,4 @@ mkdir -p "$out/corpus" "$out/artifacts"
 # New inputs go to $out/corpus (the first directory); fuzz/corpus stays as committed.
 "$out/safetensors_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
   -dict=fuzz/safetensors.dict -artifact_prefix="$out/artifacts/" -print_final_stats=1 \
-  "$out/corpus" fuzz/corpus
+  ${FUZZ_ARGS:-} "$out/corpus" fuzz/corpus
