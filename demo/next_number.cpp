@@ -134,7 +134,7 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
                                                   {100, 101, 102, 103, 104}};
   std::ofstream csv(dir / "predictions.csv");
   csv << "input,expected,predicted\n";
-  std::printf("\n%-26s %9s %10s %8s\n", "input", "expected", "predicted", "error");
+  std::printf("\n%-26s %9s %11s %9s\n", "input", "expected", "predicted", "error");
   bool all_close = true;
   for (const auto& w : tests) {
     std::string in;
@@ -143,7 +143,7 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
     const double predicted = predict_next(rnn, fc, o.encoding, w);
     const double err = predicted - expected;
     all_close = all_close && std::fabs(err) <= 0.5;
-    std::printf("%-26s %9.0f %10.2f %+8.2f\n", ("[" + in + "]").c_str(), expected, predicted, err);
+    std::printf("%-26s %9.0f %11.4f %+9.4f\n", ("[" + in + "]").c_str(), expected, predicted, err);
     char line[64];
     std::snprintf(line, sizeof line, ",%.0f,%.4f\n", expected, predicted);
     csv << in << line;

@@ -98,7 +98,7 @@ void print_epoch(const elman::EpochResult& r, int64_t epochs, double unit_scale)
   const int width = static_cast<int>(std::to_string(epochs).size());
   char line[200];
   std::snprintf(
-      line, sizeof line, "epoch %*lld/%lld  train %10.6f  val %10.6f  %7.3f s  %9.0f seq/s", width,
+      line, sizeof line, "epoch %*lld/%lld  train %10.4g  val %10.4g  %7.3f s  %9.0f seq/s", width,
       static_cast<long long>(r.epoch), static_cast<long long>(epochs), r.train_loss * unit_scale,
       r.val_loss * unit_scale, r.seconds, r.sequences_per_second);
   std::cout << line << std::endl;

@@ -42,7 +42,7 @@ def plot_learning_curve(folder):
         ax.plot(epochs, val, marker="s" if len(epochs) <= 30 else None, label="validation")
     positive = [v for v in train + val if math.isfinite(v) and v > 0]
     if positive and max(positive) / min(positive) > 100:
-        ax.set_yscale("log")  # losses spanning decades; exact zeros are left off the plot
+        ax.set_yscale("log", nonpositive="mask")  # spanning decades; exact zeros left off
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.set_title("Learning curve: " + os.path.basename(os.path.normpath(folder)))
