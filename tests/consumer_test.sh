@@ -1,0 +1,15 @@
+#!/bin/bash
+# Installs the built library into a fresh prefix, then configures, builds and runs the separate
+# project examples/consumer against it with find_package(elman), as a user would.
+# Usage: consumer_test.sh <cmake> <elman build dir> <consumer source dir> <scratch dir> <c++ compiler>
+set -euo pipefail
+cmake_bin=$1 build_dir=$2 source_dir=$3 scratch=$4 cxx=$5
+
+rm -rf "$scratch"
+mkdir -p "$scratch"
+"$cmake_bin" --install "$build_dir" --prefix "$scratch/prefix" > "$scratch/install.log"
+# The consumer sees only the installed package: no path into the source or build tree.
+"$cmake_bin" -S "$source_dir" -B "$scratch/build" -DCMAKE_PREFIX_PATH="$scratch/prefix" \
+  -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Release
+"$cmake_bin" --build "$scratch/build"
+"$scratch/build/elman_consumer"
