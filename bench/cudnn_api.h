@@ -9,21 +9,36 @@
 namespace elman::bench {
 
 // Every cuDNN function the bench calls, by name; the pointer types come from cudnn.h.
-#define ELMAN_CUDNN_FUNCTIONS(X)                                                                  \
-  X(cudnnGetVersion)                                                                              \
-  X(cudnnGetCudartVersion)                                                                        \
-  X(cudnnGetErrorString)                                                                          \
-  X(cudnnCreate) X(cudnnDestroy) X(cudnnSetStream) X(cudnnCreateTensorDescriptor)                 \
-      X(cudnnSetTensorNdDescriptor) X(cudnnGetTensorNdDescriptor) X(cudnnDestroyTensorDescriptor) \
-          X(cudnnCreateDropoutDescriptor) X(cudnnDestroyDropoutDescriptor)                        \
-              X(cudnnDropoutGetStatesSize) X(cudnnSetDropoutDescriptor)                           \
-                  X(cudnnCreateRNNDescriptor) X(cudnnDestroyRNNDescriptor)                        \
-                      X(cudnnSetRNNDescriptor_v8) X(cudnnBuildRNNDynamic)                         \
-                          X(cudnnGetRNNTempSpaceSizes) X(cudnnGetRNNWeightSpaceSize)              \
-                              X(cudnnGetRNNWeightParams) X(cudnnCreateRNNDataDescriptor)          \
-                                  X(cudnnDestroyRNNDataDescriptor) X(cudnnSetRNNDataDescriptor)   \
-                                      X(cudnnRNNForward) X(cudnnRNNBackwardData_v8)               \
-                                          X(cudnnRNNBackwardWeights_v8)
+// clang-format off
+#define ELMAN_CUDNN_FUNCTIONS(X) \
+  X(cudnnGetVersion) \
+  X(cudnnGetCudartVersion) \
+  X(cudnnGetErrorString) \
+  X(cudnnCreate) \
+  X(cudnnDestroy) \
+  X(cudnnSetStream) \
+  X(cudnnCreateTensorDescriptor) \
+  X(cudnnSetTensorNdDescriptor) \
+  X(cudnnGetTensorNdDescriptor) \
+  X(cudnnDestroyTensorDescriptor) \
+  X(cudnnCreateDropoutDescriptor) \
+  X(cudnnDestroyDropoutDescriptor) \
+  X(cudnnDropoutGetStatesSize) \
+  X(cudnnSetDropoutDescriptor) \
+  X(cudnnCreateRNNDescriptor) \
+  X(cudnnDestroyRNNDescriptor) \
+  X(cudnnSetRNNDescriptor_v8) \
+  X(cudnnBuildRNNDynamic) \
+  X(cudnnGetRNNTempSpaceSizes) \
+  X(cudnnGetRNNWeightSpaceSize) \
+  X(cudnnGetRNNWeightParams) \
+  X(cudnnCreateRNNDataDescriptor) \
+  X(cudnnDestroyRNNDataDescriptor) \
+  X(cudnnSetRNNDataDescriptor) \
+  X(cudnnRNNForward) \
+  X(cudnnRNNBackwardData_v8) \
+  X(cudnnRNNBackwardWeights_v8)
+// clang-format on
 
 struct CudnnApi {
 #define ELMAN_CUDNN_POINTER(name) decltype(&::name) name = nullptr;
