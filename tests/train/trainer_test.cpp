@@ -19,12 +19,16 @@ struct Model {
   Context ctx;
   RNN rnn;
   Linear fc;
-  Model(int64_t in, int64_t hidden, int64_t out, uint64_t seed)
-      : rnn(ctx, options(in, hidden), seed), fc(ctx, hidden, out, seed + 1) {}
-  static RNNOptions options(int64_t in, int64_t hidden) {
+  Model(int64_t in, int64_t hidden, int64_t out, uint64_t seed, int64_t layers = 1,
+        bool bidirectional = false)
+      : rnn(ctx, options(in, hidden, layers, bidirectional), seed),
+        fc(ctx, hidden * (bidirectional ? 2 : 1), out, seed + 1) {}
+  static RNNOptions options(int64_t in, int64_t hidden, int64_t layers, bool bidirectional) {
     RNNOptions o;
     o.input_size = in;
     o.hidden_size = hidden;
+    o.num_layers = layers;
+    o.bidirectional = bidirectional;
     o.batch_first = true;
     return o;
   }
@@ -90,10 +94,11 @@ TEST(Trainer, SeededPermutationIsAPermutationAndFixed) {
 
 // One full-batch SGD step with lr 1 moves the parameters by -grad; grad is checked against
 // central differences of the loss that Trainer::evaluate measures.
-void check_step_gradient(HeadMode head, LossType loss) {
+void check_step_gradient(HeadMode head, LossType loss, int64_t layers = 1,
+                         bool bidirectional = false) {
   const int64_t n = 6, T = 4, I = 3, H = 5;
   const int64_t K = loss == LossType::kCrossEntropy ? 4 : 2;
-  Model m(I, H, K, 9);
+  Model m(I, H, K, 9, layers, bidirectional);
   SGD opt(m.ctx, SGDOptions{1.0f});
   opt.add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
   opt.add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
@@ -154,6 +159,14 @@ TEST(Trainer, StepGradientLastStepCrossEntropy) {
 }
 TEST(Trainer, StepGradientEveryStepCrossEntropy) {
   check_step_gradient(HeadMode::kEveryStep, LossType::kCrossEntropy);
+}
+// output[:, -1, :] of a bidirectional stack holds the forward direction's last state and the
+// reverse direction's first one: the head's gradient must reach both through two layers.
+TEST(Trainer, StepGradientLastStepTwoLayersBidirectional) {
+  check_step_gradient(HeadMode::kLastStep, LossType::kMSE, 2, true);
+}
+TEST(Trainer, StepGradientEveryStepTwoLayersBidirectional) {
+  check_step_gradient(HeadMode::kEveryStep, LossType::kCrossEntropy, 2, true);
 }
 
 // Trains and returns (first epoch's train loss, last epoch's train loss).
