@@ -72,7 +72,7 @@ TEST(Loss, MseValueAndGradient) {
   EXPECT_LT(rel_err(grad.to_vector(), fd), 1e-5);
   // A second call accumulates into the sum (weighted), the gradient is overwritten.
   loss.forward_backward(ctx, pred, target, grad, &sum, 0.5f);
-  EXPECT_NEAR(sum.to_vector()[0], 1.5 * mse_double(pd, t), 1e-6);
+  EXPECT_NEAR(sum.to_vector()[0], 1.5 * mse_double(pd, t), 1e-6);  // as above
 }
 
 TEST(Loss, CrossEntropyValueAndGradient) {

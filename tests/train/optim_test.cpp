@@ -114,7 +114,7 @@ TEST(Optim, SgdHandChecked) {
   opt.step();
   EXPECT_NEAR(p.to_vector()[0], 0.99f, 1e-7);  // float rounding of 1 - 0.01
   opt.step();
-  EXPECT_NEAR(p.to_vector()[0], 0.971f, 1e-7);
+  EXPECT_NEAR(p.to_vector()[0], 0.971f, 1e-7);  // two float roundings of values near 1
 }
 
 TEST(Optim, SgdVariantsMatchTorchAlgorithm) {
@@ -154,7 +154,8 @@ TEST(Optim, AdamFirstStepIsLrTimesSign) {
   Adam opt(ctx, o);
   const auto after = run_steps(ctx, opt);
   const float want[4] = {0.9f, -1.9f, 0.4f, 0.1f};
-  for (int i = 0; i < 4; ++i) EXPECT_NEAR(after[0][i], want[i], 1e-6) << i;
+  for (int i = 0; i < 4; ++i)
+    EXPECT_NEAR(after[0][i], want[i], 1e-6) << i;  // eps effect <= 0.1 * 1e-8 / 0.05, plus ulps
 }
 
 TEST(Optim, AdamAndAdamWMatchTorchAlgorithm) {
@@ -220,7 +221,7 @@ TEST(Clip, ScalesWhenAboveMaxNorm) {
   const double norm = clip_grad_norm(ctx, {a, b}, 1.0f);
   EXPECT_NEAR(norm, 5.0, 1e-6);  // exact sums of squares of small integers in float
   const double coef = 1.0 / (5.0 + 1e-6);
-  EXPECT_NEAR(a.to_vector()[0], 3.0 * coef, 1e-6);
+  EXPECT_NEAR(a.to_vector()[0], 3.0 * coef, 1e-6);  // one float multiply: an ulp of 3
   EXPECT_NEAR(b.to_vector()[1], 4.0 * coef, 1e-6);
   EXPECT_EQ(a.to_vector()[1], 0.0f);
 }
@@ -229,7 +230,7 @@ TEST(Clip, LeavesSmallGradientsAlone) {
   Context ctx;
   Tensor a = Tensor::from_vector({2}, {0.3f, -0.4f});  // norm 0.5 < 1
   const double norm = clip_grad_norm(ctx, {a}, 1.0f);
-  EXPECT_NEAR(norm, 0.5, 1e-7);
+  EXPECT_NEAR(norm, 0.5, 1e-7);  // 0.09 + 0.16 in float, then sqrt: a few ulps
   EXPECT_EQ(a.to_vector(), (std::vector<float>{0.3f, -0.4f}));  // bit-identical: not scaled
 }
 
@@ -239,7 +240,7 @@ TEST(Clip, NormEqualToMaxIsScaledByTheEpsilonOnly) {
   Tensor a = Tensor::from_vector({1}, {2.0f});
   clip_grad_norm(ctx, {a}, 2.0f);
   EXPECT_LT(a.to_vector()[0], 2.0f);
-  EXPECT_NEAR(a.to_vector()[0], 2.0f, 1e-5);
+  EXPECT_NEAR(a.to_vector()[0], 2.0f, 1e-5);  // 2 * (1 - 5e-7) = 2 - 1e-6
 }
 
 TEST(Clip, RejectsBadMaxNorm) {
