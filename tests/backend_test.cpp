@@ -83,26 +83,31 @@ TEST_P(BackendVsReference, ForwardAndBackwardMatchReference) {
   // float32 vs the float64 reference (DESIGN.md §4): 1e-5 for forward, 1e-4 for gradients.
   constexpr double kForwardTol = 1e-5, kGradTol = 1e-4;
 
-  // Inference forward, into NaN-filled results: every element must be written.
+  // Inference forward, into NaN-filled results: every element must be written, in place (a
+  // result replaced by a fresh allocation would make the poison meaningless).
   RNNOutput inference{poisoned(out_shape, dev), poisoned(st_shape, dev)};
-  const float* inference_output_storage = inference.output.data();
+  const float* inference_storage[] = {inference.output.data(), inference.h_n.data()};
   rnn.forward_into(input, h0_t, inference);
-  ASSERT_EQ(inference.output.data(), inference_output_storage)
-      << "forward_into replaced a result of the right shape instead of writing it";
+  ASSERT_EQ(inference.output.data(), inference_storage[0]) << "output not written in place";
+  ASSERT_EQ(inference.h_n.data(), inference_storage[1]) << "h_n not written in place";
   EXPECT_TRUE(close("inference output", inference.output, ref.fwd.output, kForwardTol));
   EXPECT_TRUE(close("inference h_n", inference.h_n, ref.fwd.h_n, kForwardTol));
 
   // Training forward and backward, into NaN-filled results.
   RNNCache cache;
   RNNOutput out{poisoned(out_shape, dev), poisoned(st_shape, dev)};
+  const float* out_storage[] = {out.output.data(), out.h_n.data()};
   rnn.forward_train_into(input, h0_t, cache, out);
+  ASSERT_EQ(out.output.data(), out_storage[0]) << "output not written in place";
+  ASSERT_EQ(out.h_n.data(), out_storage[1]) << "h_n not written in place";
   EXPECT_TRUE(close("output", out.output, ref.fwd.output, kForwardTol));
   EXPECT_TRUE(close("h_n", out.h_n, ref.fwd.h_n, kForwardTol));
 
   RNNInputGrads g{poisoned(in_shape, dev), poisoned(st_shape, dev)};
-  const float* grad_input_storage = g.grad_input.data();
+  const float* grad_storage[] = {g.grad_input.data(), g.grad_h0.data()};
   rnn.backward_into(cache, go_t, ghn_t, g);
-  ASSERT_EQ(g.grad_input.data(), grad_input_storage);
+  ASSERT_EQ(g.grad_input.data(), grad_storage[0]) << "grad_input not written in place";
+  ASSERT_EQ(g.grad_h0.data(), grad_storage[1]) << "grad_h0 not written in place";
   EXPECT_TRUE(close("grad_input", g.grad_input, ref.grads.input, kGradTol));
   EXPECT_TRUE(close("grad_h0", g.grad_h0, ref.grads.h0, kGradTol));
   const std::vector<double> grads = host_values(rnn.flat_grads());
