@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "elman-train: train Elman RNNs (torch.nn.RNN's model) with elman, on the CPU or a GPU.\n"
       "Every run writes a folder (metrics.csv, hidden_states.csv, model.safetensors,\n"
-      "command.txt); plot it with: python3 tools/plot.py <run folder>"};
+      "command.txt); plot it with: tools/plot.py <run folder>"};
   app.require_subcommand(1);
   demo::CommonOptions common;
   common.command_line = demo::join_command_line(argc, argv);

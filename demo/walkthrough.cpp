@@ -86,7 +86,7 @@ int run_walkthrough(const CommonOptions& common, const WalkthroughOptions& o) {
                            {"input_size", "1"},
                            {"hidden_size", std::to_string(o.hidden)}});
   std::cout << "wrote " << (dir / "hidden_states.csv").string() << " and model.safetensors; plot: "
-            << "python3 tools/plot.py " << dir.string() << "\n";
+            << "tools/plot.py " << dir.string() << "\n";
   return max_diff <= 1e-6 ? 0 : 1;
 }
 

@@ -1,7 +1,8 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Plots an elman-train run folder.
 
-usage: python3 tools/plot.py RUN_FOLDER [RUN_FOLDER ...]
+usage: tools/plot.py RUN_FOLDER [RUN_FOLDER ...]   (runs /usr/bin/python3, where Debian's
+       python3-matplotlib lives; or: /usr/bin/python3 tools/plot.py ...)
 
 Writes into each folder, from the files that are there:
   learning_curve.png  from metrics.csv (epoch,train_loss,val_loss,seconds)
