@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "bench/report.h"
+#include "bench/streaming.h"
 
 namespace elman::bench {
 
@@ -19,17 +20,26 @@ struct BenchConfig {
   std::string python;       // interpreter for the PyTorch side (--device cpu)
   std::string script;       // bench/pytorch_cpu.py
   int threads = 0;          // PyTorch CPU threads (0: all cores)
+  int stream_steps = 1000;  // streaming: measured steps per shape (median reported); >= 1000
+  int stream_warmup = 50;   // streaming: untimed steps before them (the state carried through)
 };
 
-// Each returns one result per shape and fills `env` (device, versions) and `rates` (floors).
-// A progress line per shape goes to stderr. Throws elman::Error when the side cannot run at all
-// (no CUDA device, no cuDNN).
-std::vector<ShapeResult> run_gpu_bench(const std::vector<BenchShape>& shapes,
-                                       const BenchConfig& config, nlohmann::json& env,
-                                       Rates& rates);
-std::vector<ShapeResult> run_cpu_bench(const std::vector<BenchShape>& shapes,
-                                       const BenchConfig& config, nlohmann::json& env,
-                                       Rates& rates);
+// What one run measured: a result per shape (full-length and varlen rows) and per streaming
+// shape.
+struct BenchRun {
+  std::vector<ShapeResult> shapes;
+  std::vector<StreamResult> streaming;
+};
+
+// Each returns one result per shape and per streaming shape, and fills `env` (device, versions)
+// and `rates` (floors). A progress line per shape goes to stderr. Throws elman::Error when the
+// side cannot run at all (no CUDA device, no cuDNN).
+BenchRun run_gpu_bench(const std::vector<BenchShape>& shapes,
+                       const std::vector<StreamShape>& stream_shapes, const BenchConfig& config,
+                       nlohmann::json& env, Rates& rates);
+BenchRun run_cpu_bench(const std::vector<BenchShape>& shapes,
+                       const std::vector<StreamShape>& stream_shapes, const BenchConfig& config,
+                       nlohmann::json& env, Rates& rates);
 
 // Values U(-1, 1) from a splitmix64 stream: fast enough for the largest inputs of the grid.
 std::vector<float> random_values(int64_t n, uint64_t seed);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "bench/bench_config.h"
+#include "bench/varlen.h"
 #include "elman/elman.h"
 #include "host/backend.h"
 
@@ -120,6 +121,7 @@ std::string cpu_model() {
 // elman's results on input set 0, kept for the comparison with PyTorch's.
 struct Reference {
   std::vector<float> y_inference, y, h_n, dx, dh0, dw;
+  int64_t pad_y_inference = 0, pad_y = 0, pad_dx = 0;  // nonzero values past the ends (varlen)
 };
 
 void run_elman_shape(const BenchShape& s, const BenchConfig& cfg, const fs::path& dir,
@@ -128,6 +130,7 @@ void run_elman_shape(const BenchShape& s, const BenchConfig& cfg, const fs::path
   RNN rnn(ctx, s.options(), cfg.seed);
   const int64_t T = s.seq_len, B = s.batch, H = s.hidden, D = s.directions();
   const int64_t LD = s.layers * D;
+  const std::vector<int64_t>& lens = r.lengths;  // empty: every sequence runs T steps
   struct Set {
     Tensor x, h0, dy, dhy;
   };
@@ -152,9 +155,9 @@ void run_elman_shape(const BenchShape& s, const BenchConfig& cfg, const fs::path
   RNNOutput inf_out, train_out;
   RNNCache cache;
   RNNInputGrads grads;
-  rnn.forward_into(sets[0].x, sets[0].h0, inf_out);
+  rnn.forward_into(sets[0].x, sets[0].h0, inf_out, lens);
   ref.y_inference = inf_out.output.to_vector();
-  rnn.forward_train_into(sets[0].x, sets[0].h0, cache, train_out);
+  rnn.forward_train_into(sets[0].x, sets[0].h0, cache, train_out, lens);
   rnn.zero_grad();
   rnn.backward_into(cache, sets[0].dy, sets[0].dhy, grads);
   ref.y = train_out.output.to_vector();
@@ -162,20 +165,24 @@ void run_elman_shape(const BenchShape& s, const BenchConfig& cfg, const fs::path
   ref.dx = grads.grad_input.to_vector();
   ref.dh0 = grads.grad_h0.to_vector();
   ref.dw = rnn.flat_grads().to_vector();
+  ref.pad_y_inference = count_nonzero_padding(ref.y_inference, lens, T, B, D * H);
+  ref.pad_y = count_nonzero_padding(ref.y, lens, T, B, D * H);
+  ref.pad_dx = count_nonzero_padding(ref.dx, lens, T, B, s.input_size);
 
   const int K = cfg.rotations, wu = cfg.warmup, runs = cfg.runs;
   auto in = [&](int i) -> const Set& { return sets[size_t(i % K)]; };
   auto none = [](int) {};
   r.elman.name = "elman";
   r.elman.phases[int(Phase::kInference)] =
-      time_host(wu, runs, none, [&](int i) { rnn.forward_into(in(i).x, in(i).h0, inf_out); });
-  r.elman.phases[int(Phase::kTrainForward)] = time_host(
-      wu, runs, none, [&](int i) { rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out); });
+      time_host(wu, runs, none, [&](int i) { rnn.forward_into(in(i).x, in(i).h0, inf_out, lens); });
+  r.elman.phases[int(Phase::kTrainForward)] = time_host(wu, runs, none, [&](int i) {
+    rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out, lens);
+  });
   r.elman.phases[int(Phase::kBackward)] = time_host(
-      wu, runs, [&](int i) { rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out); },
+      wu, runs, [&](int i) { rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out, lens); },
       [&](int i) { rnn.backward_into(cache, in(i).dy, in(i).dhy, grads); });
   r.elman.phases[int(Phase::kStep)] = time_host(wu, runs, none, [&](int i) {
-    rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out);
+    rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out, lens);
     rnn.backward_into(cache, in(i).dy, in(i).dhy, grads);
   });
   r.elman.timed = true;
@@ -195,7 +202,101 @@ void run_elman_shape(const BenchShape& s, const BenchConfig& cfg, const fs::path
                          {"input_size", s.input_size},
                          {"param_names", names},
                          {"param_shapes", shapes}};
+  if (!lens.empty()) spec["lengths"] = lens;
   std::ofstream(dir / "spec.json") << spec.dump();
+}
+
+// elman's full forward over the streamed sequence, for the comparison with PyTorch's stream.
+struct StreamReference {
+  std::vector<float> y, h_n;
+};
+
+// Streaming on the CPU: the agreement of step_into with elman's own full forward, then each of
+// warmup + steps consecutive steps timed with the host clock (state carried in place).
+void run_elman_stream(const StreamShape& s, const BenchConfig& cfg, const fs::path& dir,
+                      StreamResult& r, StreamReference& ref) {
+  Context ctx(Device::cpu());
+  RNN rnn(ctx, s.options(), cfg.seed);
+  const int64_t B = s.batch, H = s.hidden, I = s.input_size, L = s.layers;
+  const int64_t N = cfg.stream_warmup + cfg.stream_steps;
+  r.steps = cfg.stream_steps;
+  r.warmup = cfg.stream_warmup;
+  r.timing = "host clock (std::chrono::steady_clock) around each step";
+  const uint64_t seed = cfg.seed * 1000003u + 977;
+  const std::vector<float> xs = random_values(N * B * I, seed);
+  const std::vector<float> h0v = random_values(L * B * H, seed + 1);
+  fs::create_directories(dir);
+  write_floats(dir / "params.bin", rnn.flat_parameters().to_vector());
+  write_floats(dir / "x_stream.bin", xs);
+  write_floats(dir / "h0_stream.bin", h0v);
+  nlohmann::json names = nlohmann::json::array(), shapes = nlohmann::json::array();
+  for (const std::string& name : rnn.parameter_names()) {
+    names.push_back(name);
+    shapes.push_back(rnn.parameter(name).shape());
+  }
+  std::ofstream(dir / "spec.json") << nlohmann::json{
+      {"batch", B},
+      {"hidden", H},
+      {"layers", L},
+      {"input_size", I},
+      {"steps", cfg.stream_steps},
+      {"warmup", cfg.stream_warmup},
+      {"param_names", names},
+      {"param_shapes", shapes}}.dump();
+
+  const Tensor x_all = Tensor::from_vector({N, B, I}, xs);
+  const Tensor h0 = Tensor::from_vector({L, B, H}, h0v);
+  std::vector<Tensor> x_steps;  // views, made before any timing
+  for (int64_t t = 0; t < N; ++t) x_steps.push_back(x_all.view({B, I}, t * B * I));
+  RNNOutput full;
+  rnn.forward_into(x_all, h0, full);
+  ref.y = full.output.to_vector();
+  ref.h_n = full.h_n.to_vector();
+
+  // Agreement with elman's own full forward, before any timing.
+  RNNOutput out;
+  out.h_n = h0.clone();
+  out.output = Tensor::empty({B, H});
+  std::vector<float> streamed;
+  streamed.reserve(size_t(N * B * H));
+  for (int64_t t = 0; t < N; ++t) {
+    rnn.step_into(x_steps[size_t(t)], out.h_n, out);
+    const std::vector<float> y = out.output.to_vector();
+    streamed.insert(streamed.end(), y.begin(), y.end());
+  }
+  const std::vector<float> checked_state = out.h_n.to_vector();
+  r.elman.name = "elman";
+  r.elman.errors["stream_y_vs_forward"] = relative_error(streamed, ref.y);
+  r.elman.errors["stream_h_n_vs_forward"] = relative_error(checked_state, ref.h_n);
+  std::string bad = disagreements(r.elman.errors, kStreamTolerance, kStreamTolerance);
+  if (!bad.empty()) {
+    r.elman.status = "disagrees";
+    r.elman.reason = "step_into vs elman's full forward: " + bad;
+    return;
+  }
+
+  // Timing: the same stream again from h0, one sample per step.
+  out.h_n.copy_from(h0);
+  std::vector<double> ms;
+  ms.reserve(size_t(cfg.stream_steps));
+  for (int64_t t = 0; t < N; ++t) {
+    const auto t0 = Clock::now();
+    rnn.step_into(x_steps[size_t(t)], out.h_n, out);
+    const auto t1 = Clock::now();
+    if (t >= cfg.stream_warmup)
+      ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  // The timed pass computed the same stream (its final state equals the checked pass's).
+  r.elman.errors["timed_h_n_vs_checked"] = relative_error(out.h_n.to_vector(), checked_state);
+  bad = disagreements(r.elman.errors, kStreamTolerance, kStreamTolerance);
+  if (!bad.empty()) {
+    r.elman.status = "disagrees";
+    r.elman.reason = bad;
+    return;
+  }
+  r.elman.per_step = summarize(ms);
+  r.elman.timed = true;
+  r.elman.status = "ok";
 }
 
 // Runs the script on the request; its stdout is the JSON answer. Returns "" and sets *why when
@@ -225,9 +326,9 @@ std::string run_python(const BenchConfig& cfg, const fs::path& request, std::str
 
 }  // namespace
 
-std::vector<ShapeResult> run_cpu_bench(const std::vector<BenchShape>& shapes,
-                                       const BenchConfig& config, nlohmann::json& env,
-                                       Rates& rates) {
+BenchRun run_cpu_bench(const std::vector<BenchShape>& shapes,
+                       const std::vector<StreamShape>& stream_shapes, const BenchConfig& config,
+                       nlohmann::json& env, Rates& rates) {
   const int threads =
       config.threads > 0 ? config.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   env["device"] = cpu_model();
@@ -237,16 +338,22 @@ std::vector<ShapeResult> run_cpu_bench(const std::vector<BenchShape>& shapes,
   rates = measure_cpu_rates();
 
   TempDir tmp;
-  std::vector<ShapeResult> results(shapes.size());
+  BenchRun run;
+  std::vector<ShapeResult>& results = run.shapes;
+  results.resize(shapes.size());
   std::vector<Reference> refs(shapes.size());
   nlohmann::json request = {{"runs", config.runs},
                             {"warmup", config.warmup},
                             {"rotations", config.rotations},
                             {"threads", threads},
-                            {"shapes", nlohmann::json::array()}};
+                            {"shapes", nlohmann::json::array()},
+                            {"streaming", nlohmann::json::array()}};
   for (size_t i = 0; i < shapes.size(); ++i) {
     ShapeResult& r = results[i];
     r.shape = shapes[i];
+    if (r.shape.varlen)
+      r.lengths = draw_lengths(r.shape.batch, r.shape.seq_len,
+                               lengths_seed(config.seed, r.shape.batch, r.shape.seq_len));
     fill_counts(r, rates);
     std::cerr << "[" << i + 1 << "/" << shapes.size() << "] elman " << r.shape.name() << "\n";
     const fs::path dir = tmp.path() / ("shape" + std::to_string(i));
@@ -256,6 +363,23 @@ std::vector<ShapeResult> run_cpu_bench(const std::vector<BenchShape>& shapes,
     } catch (const Error& e) {
       r.error = e.what();
       request["shapes"].push_back(nullptr);
+    }
+  }
+  std::vector<StreamResult>& streams = run.streaming;
+  streams.resize(stream_shapes.size());
+  std::vector<StreamReference> stream_refs(stream_shapes.size());
+  for (size_t i = 0; i < stream_shapes.size(); ++i) {
+    StreamResult& r = streams[i];
+    r.shape = stream_shapes[i];
+    std::cerr << "[stream " << i + 1 << "/" << stream_shapes.size() << "] elman " << r.shape.name()
+              << "\n";
+    const fs::path dir = tmp.path() / ("stream" + std::to_string(i));
+    try {
+      run_elman_stream(r.shape, config, dir, r, stream_refs[i]);
+      request["streaming"].push_back(dir.string());
+    } catch (const Error& e) {
+      r.error = e.what();
+      request["streaming"].push_back(nullptr);
     }
   }
   const fs::path req_path = tmp.path() / "request.json";
@@ -285,7 +409,14 @@ std::vector<ShapeResult> run_cpu_bench(const std::vector<BenchShape>& shapes,
       r.peers.push_back(p);
       r.elman.status = "unverified";
     }
-    return results;
+    for (StreamResult& r : streams) {
+      StreamSide p;
+      p.name = "pytorch";
+      p.status = "not run";
+      p.reason = why;
+      r.peers.push_back(p);
+    }
+    return run;
   }
   env["pytorch"] = reply.value("torch_version", "?");
   env["pytorch_threads"] = reply.value("threads", 0);
@@ -304,20 +435,26 @@ std::vector<ShapeResult> run_cpu_bench(const std::vector<BenchShape>& shapes,
     }
     const fs::path dir = tmp.path() / ("shape" + std::to_string(i));
     const Reference& ref = refs[i];
-    p.errors["y_inference"] = relative_error(
-        read_floats(dir / "out_y_inference.bin", ref.y_inference.size()), ref.y_inference);
-    p.errors["y"] = relative_error(read_floats(dir / "out_y.bin", ref.y.size()), ref.y);
+    const BenchShape& s = r.shape;
+    const int64_t T = s.seq_len, B = s.batch, DH = s.directions() * s.hidden;
+    const std::vector<float> y_inf =
+        read_floats(dir / "out_y_inference.bin", ref.y_inference.size());
+    const std::vector<float> y = read_floats(dir / "out_y.bin", ref.y.size());
+    p.errors["y_inference"] = relative_error(y_inf, ref.y_inference);
+    p.errors["y"] = relative_error(y, ref.y);
     p.errors["h_n"] = relative_error(read_floats(dir / "out_h_n.bin", ref.h_n.size()), ref.h_n);
     p.errors["dx"] = relative_error(read_floats(dir / "out_dx.bin", ref.dx.size()), ref.dx);
     p.errors["dh0"] = relative_error(read_floats(dir / "out_dh0.bin", ref.dh0.size()), ref.dh0);
     p.errors["dw"] = relative_error(read_floats(dir / "out_dw.bin", ref.dw.size()), ref.dw);
-    std::string bad;
-    for (const auto& [what, err] : p.errors) {
-      const double tol = what[0] == 'd' ? kGradientTolerance : kForwardTolerance;
-      if (!(err <= tol))
-        bad += (bad.empty() ? "" : ", ") + what + " rel. error " + std::to_string(err) + " > " +
-               std::to_string(tol);
+    if (s.varlen) {  // outputs past each end are zero on both sides; elman's dx there too
+      p.errors["pad_y_inference_elman"] = double(ref.pad_y_inference);
+      p.errors["pad_y_elman"] = double(ref.pad_y);
+      p.errors["pad_dx_elman"] = double(ref.pad_dx);
+      p.errors["pad_y_inference_pytorch"] =
+          double(count_nonzero_padding(y_inf, r.lengths, T, B, DH));
+      p.errors["pad_y_pytorch"] = double(count_nonzero_padding(y, r.lengths, T, B, DH));
     }
+    const std::string bad = disagreements(p.errors, kForwardTolerance, kGradientTolerance);
     if (!bad.empty()) {  // a fast wrong answer is not a result: elman's times are withheld
       p.status = "disagrees";
       p.reason = bad;
@@ -333,7 +470,43 @@ std::vector<ShapeResult> run_cpu_bench(const std::vector<BenchShape>& shapes,
     }
     r.peers.push_back(p);
   }
-  return results;
+
+  const nlohmann::json no_streams = nlohmann::json::array();
+  const nlohmann::json& stream_answers =
+      reply.contains("streaming") ? reply["streaming"] : no_streams;
+  for (size_t i = 0; i < streams.size(); ++i) {
+    StreamResult& r = streams[i];
+    if (!r.error.empty()) continue;
+    StreamSide p;
+    p.name = "pytorch";
+    if (i >= stream_answers.size() || stream_answers[i].contains("error")) {
+      p.status = "error";
+      p.reason = i < stream_answers.size() ? stream_answers[i]["error"].get<std::string>()
+                                           : "the PyTorch script returned no streaming result";
+      r.peers.push_back(p);
+      continue;
+    }
+    const fs::path dir = tmp.path() / ("stream" + std::to_string(i));
+    const StreamReference& ref = stream_refs[i];
+    p.errors["stream_y_vs_elman_forward"] =
+        relative_error(read_floats(dir / "out_stream_y.bin", ref.y.size()), ref.y);
+    p.errors["stream_h_n_vs_elman_forward"] =
+        relative_error(read_floats(dir / "out_stream_h_n.bin", ref.h_n.size()), ref.h_n);
+    const std::string bad = disagreements(p.errors, kForwardTolerance, kGradientTolerance);
+    if (!bad.empty()) {  // as for the shapes: elman's time is withheld
+      p.status = "disagrees";
+      p.reason = bad;
+      r.elman.timed = false;
+      r.elman.status = "disagrees";
+    } else {
+      p.per_step = summarize(stream_answers[i]["times_ms"].get<std::vector<double>>());
+      p.timed = true;
+      p.status = "ok";
+      r.verified = r.elman.status == "ok";
+    }
+    r.peers.push_back(p);
+  }
+  return run;
 }
 
 }  // namespace elman::bench

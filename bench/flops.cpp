@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "bench/varlen.h"
 #include "elman/error.h"
 
 namespace elman::bench {
@@ -27,11 +28,11 @@ static double layer_input(const BenchShape& s, int64_t l) {
   return static_cast<double>(l == 0 ? s.input_size : s.directions() * s.hidden);
 }
 
-PhaseCounts flop_counts(const BenchShape& s) {
-  const double T = double(s.seq_len), B = double(s.batch), H = double(s.hidden);
+PhaseCounts flop_counts(const BenchShape& s, const std::vector<int64_t>& lengths) {
+  const double steps = double(total_steps(lengths, s.seq_len, s.batch)), H = double(s.hidden);
   double fwd = 0;
   for (int64_t l = 0; l < s.layers; ++l)
-    fwd += double(s.directions()) * 2.0 * T * B * (layer_input(s, l) * H + H * H);
+    fwd += double(s.directions()) * 2.0 * steps * (layer_input(s, l) * H + H * H);
   PhaseCounts c;
   c.v[int(Phase::kInference)] = fwd;
   c.v[int(Phase::kTrainForward)] = fwd;
@@ -49,13 +50,14 @@ int64_t param_count(const BenchShape& s) {
   return n;
 }
 
-PhaseCounts byte_counts(const BenchShape& s) {
-  const double T = double(s.seq_len), B = double(s.batch), H = double(s.hidden);
+PhaseCounts byte_counts(const BenchShape& s, const std::vector<int64_t>& lengths) {
+  const double steps = double(total_steps(lengths, s.seq_len, s.batch));
+  const double B = double(s.batch), H = double(s.hidden);
   const double DH = double(s.directions()) * H, P = double(param_count(s));
   const double states = double(s.layers) * double(s.directions()) * B * H;  // one [L*D, B, H]
   double fwd = 2.0 * states + P, bwd = 3.0 * states + 3.0 * P;
   for (int64_t l = 0; l < s.layers; ++l) {
-    const double x = T * B * layer_input(s, l), y = T * B * DH;
+    const double x = steps * layer_input(s, l), y = steps * DH;
     fwd += x + y;
     bwd += 2.0 * y + 2.0 * x;
   }
@@ -110,6 +112,24 @@ double relative_error(const std::vector<float>& a, const std::vector<float>& b) 
   }
   if (norm == 0) return diff == 0 ? 0.0 : kInf;
   return std::sqrt(diff / norm);
+}
+
+}  // namespace elman::bench
+
+namespace elman::bench {
+
+std::string disagreements(const std::map<std::string, double>& errors, double fwd_tol,
+                          double grad_tol) {
+  std::string bad;
+  for (const auto& [what, err] : errors) {
+    const bool padding = what.rfind("pad_", 0) == 0;
+    const double tol = padding ? 0.0 : what[0] == 'd' ? grad_tol : fwd_tol;
+    if (!(err <= tol))
+      bad += (bad.empty() ? "" : ", ") + what +
+             (padding ? " has " + std::to_string(int64_t(err)) + " nonzero value(s) past the ends"
+                      : " rel. error " + std::to_string(err) + " > " + std::to_string(tol));
+  }
+  return bad;
 }
 
 }  // namespace elman::bench

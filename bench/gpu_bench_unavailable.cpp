@@ -5,8 +5,8 @@
 
 namespace elman::bench {
 
-std::vector<ShapeResult> run_gpu_bench(const std::vector<BenchShape>&, const BenchConfig&,
-                                       nlohmann::json&, Rates&) {
+BenchRun run_gpu_bench(const std::vector<BenchShape>&, const std::vector<StreamShape>&,
+                       const BenchConfig&, nlohmann::json&, Rates&) {
   throw Error(
       "elman-bench: built without cuDNN's headers (cudnn.h was not found at configure time), so "
       "the GPU comparison is not available; install cuDNN 9's development files and re-run cmake, "

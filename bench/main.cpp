@@ -51,10 +51,19 @@ int run(int argc, char** argv) {
                             "B 16/32/64/128, T 50)");
   auto* file = app.add_option("--shapes", sel.shapes_file,
                               "a shape file: one 'batch hidden seq_len layers uni|bi "
-                              "[input_size]' per line, '#' comments")
+                              "[input_size] [varlen]' per line, '#' comments")
                    ->check(CLI::ExistingFile);
   quick->excludes(deep, file);
   deep->excludes(file);
+  app.add_flag("--varlen", sel.varlen,
+               "add a variable-length row after each shape (lengths uniform in [T/2, T], seeded, "
+               "unsorted; --quick has two such rows without it)");
+  bool streaming = false;
+  app.add_flag("--streaming", streaming,
+               "add the streaming-latency case: per-step latency of RNN::step_into on "
+               "unidirectional shapes (--quick includes a few)");
+  app.add_option("--stream-steps", cfg.stream_steps, "streaming: measured steps per shape")
+      ->check(CLI::Range(1000, 1000000));
   app.add_option("--json", json_path, "write every number, versions and the commit to this file");
   app.add_option("--runs", cfg.runs, "timed runs per phase (median reported)")
       ->check(CLI::Range(20, 100000));
@@ -70,8 +79,12 @@ int run(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   const bool cpu = device == "cpu";
-  const std::vector<BenchShape> shapes =
-      select_shapes(sel, cpu ? BenchDevice::kCPU : BenchDevice::kCUDA);
+  const BenchDevice bench_device = cpu ? BenchDevice::kCPU : BenchDevice::kCUDA;
+  const std::vector<BenchShape> shapes = select_shapes(sel, bench_device);
+  std::vector<StreamShape> stream_shapes;
+  if (sel.quick || streaming)
+    stream_shapes = !sel.shapes_file.empty() ? stream_shapes_from(shapes)
+                                             : streaming_shapes(bench_device, sel.quick);
 
   nlohmann::json env;
   env["date_utc"] = utc_now();
@@ -85,6 +98,8 @@ int run(int argc, char** argv) {
   env["runs"] = cfg.runs;
   env["warmup"] = cfg.warmup;
   env["rotations"] = cfg.rotations;
+  env["stream_steps"] = cfg.stream_steps;
+  env["stream_warmup_steps"] = cfg.stream_warmup;
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   env["host"] = host;
@@ -95,8 +110,9 @@ int run(int argc, char** argv) {
   }
 
   Rates rates;
-  const std::vector<ShapeResult> results =
-      cpu ? run_cpu_bench(shapes, cfg, env, rates) : run_gpu_bench(shapes, cfg, env, rates);
+  const BenchRun run = cpu ? run_cpu_bench(shapes, stream_shapes, cfg, env, rates)
+                           : run_gpu_bench(shapes, stream_shapes, cfg, env, rates);
+  const std::vector<ShapeResult>& results = run.shapes;
 
   std::cout << "elman-bench " << elman::version_string() << " (commit " << ELMAN_BENCH_GIT_COMMIT
             << (ELMAN_BENCH_GIT_DIRTY ? ", dirty tree" : "") << ") on "
@@ -113,11 +129,17 @@ int run(int argc, char** argv) {
             << "); copy: " << rates.copy_byte_per_s / 1e9 << " GB/s (" << rates.copy_what
             << ")\n\n";
   print_table(std::cout, results, cpu ? "PyTorch" : "cuDNN algo");
+  if (!run.streaming.empty()) {
+    std::cout << "\n";
+    print_stream_table(std::cout, run.streaming, cpu ? "PyTorch" : "cuDNN T=1");
+  }
 
   int unverified = 0;
   for (const ShapeResult& r : results) unverified += !r.verified;
+  for (const StreamResult& r : run.streaming) unverified += !r.verified;
   if (!json_path.empty()) {
     nlohmann::json j = to_json(results, rates);
+    j["streaming"] = stream_to_json(run.streaming);
     j["environment"] = env;
     std::ofstream out(json_path);
     out << j.dump(2) << "\n";
@@ -125,7 +147,7 @@ int run(int argc, char** argv) {
     std::cout << "\nwrote " << json_path << "\n";
   }
   if (unverified) {
-    std::cout << unverified << " of " << results.size()
+    std::cout << unverified << " of " << results.size() + run.streaming.size()
               << " shape(s) were not verified against a peer (see above)\n";
     return 1;
   }

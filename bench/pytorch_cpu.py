@@ -4,11 +4,21 @@
 """Usage: pytorch_cpu.py REQUEST.json
 
 REQUEST holds runs, warmup, rotations, threads and a list of shape directories (or null). Each
-directory holds spec.json (sizes, PyTorch parameter names and shapes), params.bin (the flat
-parameters in that order), and per rotation k: x{k}.bin [T,B,I], h0{k}.bin [L*D,B,H],
-dy{k}.bin [T,B,D*H], dhy{k}.bin [L*D,B,H]. For the agreement check this script writes, from
-rotation 0: out_y_inference.bin, out_y.bin, out_h_n.bin, out_dx.bin, out_dh0.bin and out_dw.bin
-(parameter gradients, flat, same order). Exit status 3 with {"error": ...} when torch is missing.
+directory holds spec.json (sizes, PyTorch parameter names and shapes, and for a variable-length
+row its "lengths"), params.bin (the flat parameters in that order), and per rotation k:
+x{k}.bin [T,B,I], h0{k}.bin [L*D,B,H], dy{k}.bin [T,B,D*H], dhy{k}.bin [L*D,B,H]. For the
+agreement check this script writes, from rotation 0: out_y_inference.bin, out_y.bin,
+out_h_n.bin, out_dx.bin, out_dh0.bin and out_dw.bin (parameter gradients, flat, same order).
+A variable-length row runs pack_padded_sequence(enforce_sorted=False) -> nn.RNN ->
+pad_packed_sequence(total_length=T), all three inside the timed region (elman's call takes and
+returns the padded tensors too).
+
+REQUEST may also hold "streaming": directories of streaming shapes, each with spec.json (batch,
+hidden, layers, input_size, steps, warmup, parameter names and shapes), params.bin,
+x_stream.bin [N,B,I] (N = warmup + steps) and h0_stream.bin [L,B,H]. Under torch.no_grad,
+nn.RNN is called once per step on x[t:t+1] with the carried hidden state; the script writes
+out_stream_y.bin [N,B,H] and out_stream_h_n.bin [L,B,H] and returns the per-step times of the
+last `steps` steps. Exit status 3 with {"error": ...} when torch is missing.
 """
 import json
 import os
@@ -45,12 +55,8 @@ def time_phase(warmup, runs, setup, body):
     return times
 
 
-def run_shape(torch, d, req):
-    with open(os.path.join(d, "spec.json")) as f:
-        spec = json.load(f)
-    T, B, H, I = spec["seq_len"], spec["batch"], spec["hidden"], spec["input_size"]
-    L, bi = spec["layers"], spec["bidirectional"]
-    D = 2 if bi else 1
+def make_rnn(torch, d, spec, I, H, L, bi):
+    """nn.RNN with elman's parameters (params.bin, in spec's names and shapes)."""
     rnn = torch.nn.RNN(I, H, L, nonlinearity="tanh", bias=True, batch_first=False,
                        bidirectional=bi)
     names, shapes = spec["param_names"], spec["param_shapes"]
@@ -65,7 +71,28 @@ def run_shape(torch, d, req):
             n = p.numel()
             p.copy_(flat[offset:offset + n].view(shape))
             offset += n
-    params = [getattr(rnn, n) for n in names]
+    return rnn, [getattr(rnn, n) for n in names]
+
+
+def run_shape(torch, d, req):
+    with open(os.path.join(d, "spec.json")) as f:
+        spec = json.load(f)
+    T, B, H, I = spec["seq_len"], spec["batch"], spec["hidden"], spec["input_size"]
+    L, bi = spec["layers"], spec["bidirectional"]
+    D = 2 if bi else 1
+    rnn, params = make_rnn(torch, d, spec, I, H, L, bi)
+    lengths = spec.get("lengths")
+    if lengths:
+        from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+        lengths_t = torch.tensor(lengths, dtype=torch.int64)
+
+        def model(x, h0):
+            packed = pack_padded_sequence(x, lengths_t, enforce_sorted=False)
+            out, hn = rnn(packed, h0)
+            y, _ = pad_packed_sequence(out, total_length=T)
+            return y, hn
+    else:
+        model = rnn
 
     sets = []
     for k in range(req["rotations"]):
@@ -78,9 +105,9 @@ def run_shape(torch, d, req):
     # Agreement: rotation 0, gradients from zero.
     x, h0, dy, dhy = sets[0]
     with torch.no_grad():
-        y_inf, _ = rnn(x, h0)
+        y_inf, _ = model(x, h0)
     save(os.path.join(d, "out_y_inference.bin"), y_inf)
-    y, hn = rnn(x, h0)
+    y, hn = model(x, h0)
     torch.autograd.backward([y, hn], [dy, dhy])
     save(os.path.join(d, "out_y.bin"), y)
     save(os.path.join(d, "out_h_n.bin"), hn)
@@ -98,11 +125,11 @@ def run_shape(torch, d, req):
     def inference(i):
         x, h0, _, _ = sets[i % K]
         with torch.no_grad():
-            rnn(x, h0)
+            model(x, h0)
 
     def train_fwd(i):
         x, h0, _, _ = sets[i % K]
-        state["out"] = rnn(x, h0)
+        state["out"] = model(x, h0)
 
     def backward(i):
         _, _, dy, dhy = sets[i % K]
@@ -120,6 +147,39 @@ def run_shape(torch, d, req):
             "step": time_phase(wu, runs, nothing, step),
         }
     }
+
+
+def run_stream(torch, d):
+    with open(os.path.join(d, "spec.json")) as f:
+        spec = json.load(f)
+    B, H, I, L = spec["batch"], spec["hidden"], spec["input_size"], spec["layers"]
+    steps, warmup = spec["steps"], spec["warmup"]
+    N = warmup + steps
+    rnn, _ = make_rnn(torch, d, spec, I, H, L, False)
+    x = load(torch, os.path.join(d, "x_stream.bin"), [N, B, I])
+    h0 = load(torch, os.path.join(d, "h0_stream.bin"), [L, B, H])
+    xs = [x[t:t + 1] for t in range(N)]  # views, made before timing
+
+    # Agreement: the streamed outputs, saved for elman-bench to compare with elman's forward.
+    with torch.no_grad():
+        h = h0
+        ys = []
+        for t in range(N):
+            y, h = rnn(xs[t], h)
+            ys.append(y)
+        save(os.path.join(d, "out_stream_y.bin"), torch.cat(ys))
+        save(os.path.join(d, "out_stream_h_n.bin"), h)
+
+        # Timing: each step on its own, the state carried from the previous step.
+        times = []
+        h = h0
+        for t in range(N):
+            t0 = time.perf_counter()
+            y, h = rnn(xs[t], h)
+            t1 = time.perf_counter()
+            if t >= warmup:
+                times.append((t1 - t0) * 1e3)
+    return {"times_ms": times}
 
 
 def main():
@@ -142,6 +202,17 @@ def main():
         except Exception as e:  # report, and go on with the next shape
             answer["shapes"].append({"error": f"{type(e).__name__}: {e}"})
         print(f"  pytorch {len(answer['shapes'])}/{len(req['shapes'])} done", file=sys.stderr)
+    answer["streaming"] = []
+    for d in req.get("streaming", []):
+        if d is None:
+            answer["streaming"].append({"error": "the elman side failed"})
+            continue
+        try:
+            answer["streaming"].append(run_stream(torch, d))
+        except Exception as e:
+            answer["streaming"].append({"error": f"{type(e).__name__}: {e}"})
+        print(f"  pytorch streaming {len(answer['streaming'])}/{len(req['streaming'])} done",
+              file=sys.stderr)
     print(json.dumps(answer))
     return 0
 

@@ -17,8 +17,8 @@ const SideResult* best_peer(const ShapeResult& r, Phase p) {
 }
 
 void fill_counts(ShapeResult& r, const Rates& rates) {
-  r.flops = flop_counts(r.shape);
-  r.bytes = byte_counts(r.shape);
+  r.flops = flop_counts(r.shape, r.lengths);
+  r.bytes = byte_counts(r.shape, r.lengths);
   for (int p = 0; p < kNumPhases; ++p)
     r.floors[p] = floors(r.flops.v[p], r.bytes.v[p], rates.gemm_flop_per_s, rates.copy_byte_per_s);
 }
@@ -32,10 +32,10 @@ static std::string fmt(const char* f, double v) {
 void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
                  const std::string& peer_label) {
   char line[256];
-  std::snprintf(line, sizeof line, "%-24s %-9s %10s %10s %-22s %7s %8s %9s %9s\n", "shape", "phase",
+  std::snprintf(line, sizeof line, "%-30s %-9s %10s %10s %-22s %7s %8s %9s %9s\n", "shape", "phase",
                 "elman ms", "peer ms", ("peer (" + peer_label + ")").c_str(), "ratio", "TFLOP/s",
                 "floor.C", "floor.M");
-  os << line << std::string(116, '-') << "\n";
+  os << line << std::string(122, '-') << "\n";
   for (const ShapeResult& r : results) {
     const std::string name = r.shape.name();
     if (!r.error.empty()) {
@@ -55,7 +55,7 @@ void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
       const SideResult* peer = best_peer(r, ph);
       const std::string peer_ms = peer ? fmt("%.4f", peer->phases[p].median_ms) : "-";
       const std::string ratio = peer ? fmt("%.2f", peer->phases[p].median_ms / e) : "-";
-      std::snprintf(line, sizeof line, "%-24s %-9s %10.4f %10s %-22s %7s %8.3f %9.4f %9.4f\n",
+      std::snprintf(line, sizeof line, "%-30s %-9s %10.4f %10s %-22s %7s %8.3f %9.4f %9.4f\n",
                     p == 0 ? name.c_str() : "", phase_name(ph), e, peer_ms.c_str(),
                     peer ? peer->name.c_str() : "-", ratio.c_str(), tflop_per_s(r.flops.v[p], e),
                     r.floors[p].compute_ms, r.floors[p].memory_ms);
@@ -69,6 +69,12 @@ void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
   }
   os << "ratio = peer ms / elman ms (> 1: elman is faster). TFLOP/s: elman's. floor.C = FLOPs / "
         "measured SGEMM rate, floor.M = minimal bytes / measured copy bandwidth (ms).\n";
+  bool any_varlen = false;
+  for (const ShapeResult& r : results) any_varlen = any_varlen || r.shape.varlen;
+  if (any_varlen)
+    os << "varlen rows: variable-length batches, lengths drawn uniformly in [ceil(T/2), T] "
+          "(seeded, unsorted; listed in the JSON), PyTorch's packed-sequence semantics on both "
+          "sides; FLOPs and bytes count each sequence's own steps, not T*B.\n";
 }
 
 static nlohmann::json summary_json(const Summary& s) {
@@ -94,10 +100,12 @@ nlohmann::json to_json(const std::vector<ShapeResult>& results, const Rates& rat
   nlohmann::json shapes = nlohmann::json::array();
   for (const ShapeResult& r : results) {
     const BenchShape& s = r.shape;
-    nlohmann::json j = {
-        {"name", s.name()},           {"batch", s.batch},       {"hidden", s.hidden},
-        {"seq_len", s.seq_len},       {"layers", s.layers},     {"bidirectional", s.bidirectional},
-        {"input_size", s.input_size}, {"verified", r.verified}, {"error", r.error}};
+    nlohmann::json j = {{"name", s.name()},           {"batch", s.batch},
+                        {"hidden", s.hidden},         {"seq_len", s.seq_len},
+                        {"layers", s.layers},         {"bidirectional", s.bidirectional},
+                        {"input_size", s.input_size}, {"verified", r.verified},
+                        {"error", r.error},           {"variable_length", s.varlen}};
+    if (s.varlen) j["lengths"] = r.lengths;
     j["elman"] = side_json(r.elman);
     j["peers"] = nlohmann::json::array();
     for (const SideResult& p : r.peers) j["peers"].push_back(side_json(p));

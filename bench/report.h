@@ -25,6 +25,7 @@ struct SideResult {
 
 struct ShapeResult {
   BenchShape shape;
+  std::vector<int64_t> lengths;  // a varlen row's per-sequence lengths (user order); else empty
   PhaseCounts flops, bytes;
   Floors floors[kNumPhases];
   SideResult elman;
@@ -43,7 +44,8 @@ struct Rates {
   std::string gemm_what, copy_what;
 };
 
-void fill_counts(ShapeResult& r, const Rates& rates);  // flops, bytes and floors of r.shape
+// flops, bytes and floors of r.shape (with r.lengths for a varlen row)
+void fill_counts(ShapeResult& r, const Rates& rates);
 
 void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
                  const std::string& peer_label);
