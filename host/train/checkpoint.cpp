@@ -7,6 +7,7 @@
 
 #include "elman/error.h"
 #include "host/param_layout.h"
+#include "host/train/checkpoint_internal.h"
 
 namespace elman {
 namespace {
@@ -48,22 +49,32 @@ TensorMap checkpoint_tensors(RNN& rnn, Linear& head) {
 
 void save_checkpoint(const std::string& path, RNN& rnn, Linear& head,
                      const std::map<std::string, std::string>& metadata) {
-  save_safetensors(path, checkpoint_tensors(rnn, head), metadata);
+  const TensorMap tensors = checkpoint_tensors(rnn, head);
+  detail::refuse_non_finite("save_checkpoint", path, tensors);
+  save_safetensors(path, tensors, metadata);
 }
 
-void load_checkpoint(const std::string& path, RNN& rnn, Linear& head,
-                     std::map<std::string, std::string>* metadata) {
-  const std::string call = "load_checkpoint: '" + path + "'";
-  std::map<std::string, std::string> meta;
-  const TensorMap file = load_safetensors(path, &meta);  // throws on any malformed file
-  const std::map<std::string, Slot> slots = expected_slots(rnn, head);
+namespace detail {
 
-  // Validate everything first: names, shapes, values.
+void refuse_non_finite(const std::string& call, const std::string& path, const TensorMap& tensors) {
+  const std::string bad = first_non_finite(tensors);
+  if (!bad.empty())
+    throw Error(call + ": '" + path + "': tensor '" + bad +
+                "' holds a NaN or an infinity; a non-finite checkpoint is never written (the "
+                "previous file, if any, is unchanged)");
+}
+
+void check_model_tensors(const std::string& call, const TensorMap& file, const RNN& rnn,
+                         const Linear& head, const std::string& other_prefix) {
+  const std::map<std::string, Slot> slots = expected_slots(rnn, head);
   std::string missing, unexpected;
   for (const auto& [name, slot] : slots)
     if (!file.count(name)) missing += (missing.empty() ? "" : ", ") + name;
-  for (const auto& [name, arr] : file)
-    if (!slots.count(name)) unexpected += (unexpected.empty() ? "" : ", ") + name;
+  for (const auto& [name, arr] : file) {
+    if (slots.count(name)) continue;
+    if (!other_prefix.empty() && name.compare(0, other_prefix.size(), other_prefix) == 0) continue;
+    unexpected += (unexpected.empty() ? "" : ", ") + name;
+  }
   if (!missing.empty() || !unexpected.empty()) {
     std::string msg = call + " does not match the model:";
     if (!missing.empty()) msg += " missing " + missing + ";";
@@ -86,8 +97,11 @@ void load_checkpoint(const std::string& path, RNN& rnn, Linear& head,
         throw Error(call + ": tensor '" + name + "' has a non-finite value at index " +
                     std::to_string(i));
   }
+}
 
+void assign_model_tensors(const TensorMap& file, RNN& rnn, Linear& head) {
   // Assemble both flat buffers on the host, then copy each to the device in one move.
+  const std::map<std::string, Slot> slots = expected_slots(rnn, head);
   std::vector<float> rnn_flat(static_cast<size_t>(rnn.flat_parameters().numel()));
   std::vector<float> head_flat(static_cast<size_t>(head.flat_parameters().numel()));
   for (const auto& [name, slot] : slots) {
@@ -99,6 +113,17 @@ void load_checkpoint(const std::string& path, RNN& rnn, Linear& head,
   const Tensor head_host = Tensor::from_vector(head.flat_parameters().shape(), head_flat);
   rnn.flat_parameters().copy_from(rnn_host);
   head.flat_parameters().copy_from(head_host);
+}
+
+}  // namespace detail
+
+void load_checkpoint(const std::string& path, RNN& rnn, Linear& head,
+                     std::map<std::string, std::string>* metadata) {
+  const std::string call = "load_checkpoint: '" + path + "'";
+  std::map<std::string, std::string> meta;
+  const TensorMap file = load_safetensors(path, &meta);  // throws on any malformed file
+  detail::check_model_tensors(call, file, rnn, head);    // everything validated first
+  detail::assign_model_tensors(file, rnn, head);
   if (metadata) *metadata = std::move(meta);
 }
 

@@ -48,6 +48,26 @@ void Optimizer::add_parameters(const Tensor& params, const Tensor& grads) {
   groups_.push_back(std::move(g));
 }
 
+std::vector<const char*> Optimizer::state_names() const {
+  std::vector<const char*> names;
+  for (int k = 0; k < state_count(); ++k) names.push_back(state_name(k));
+  return names;
+}
+
+Tensor& Optimizer::state(int64_t group, int k) {
+  if (group < 0 || group >= group_count() || k < 0 || k >= state_count())
+    throw Error("Optimizer::state: no state " + std::to_string(k) + " of group " +
+                std::to_string(group) + " (" + std::to_string(group_count()) + " groups, " +
+                std::to_string(state_count()) + " states each)");
+  return groups_[static_cast<size_t>(group)].state[k];
+}
+
+void Optimizer::set_step_count(int64_t steps) {
+  if (steps < 0)
+    throw Error("Optimizer::set_step_count: steps must be >= 0, got " + std::to_string(steps));
+  steps_ = steps;
+}
+
 void Optimizer::step() {
   ++steps_;
   for (Group& g : groups_)

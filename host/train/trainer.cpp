@@ -5,12 +5,18 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <sstream>
 
+#include "elman/checkpoint.h"
 #include "elman/error.h"
 #include "elman/loss.h"
+#include "elman/safetensors.h"
 #include "host/backend.h"
 #include "host/buffers.h"
+#include "host/param_layout.h"
+#include "host/train/checkpoint_internal.h"
+#include "kernels/layout_ops.h"
 #include "kernels/train/train_ops.h"
 
 namespace elman {
@@ -50,12 +56,50 @@ struct Trainer::Impl {
   Tensor grad_last;                          // [B, D*H]
   Tensor grad_output;                        // [B, T, D*H]
   Tensor out_buf, hn_buf, gin_buf, gh0_buf;  // storage behind the RNN's results
+  Tensor xc, yc, h0c;  // truncated BPTT: one chunk's inputs and targets, the carried state
   RNNCache cache;
-  Tensor loss_sums;  // [2] on the device: the epoch's train and validation loss
-  Tensor order_dev, order_host, identity_dev;
+  // On the device, read back together once per epoch: [0] the epoch's train loss, [1] the
+  // validation loss, then the fault slots (see FirstNonFinite): one per gradient tensor, in
+  // slot_names order, and one for the train loss.
+  Tensor loss_sums;
+  std::vector<std::string> slot_names;  // "grad of rnn.weight_ih_l0", ..., "loss"
+  std::vector<detail::FirstNonFinite> grad_checks;
+  detail::FirstNonFinite loss_check{};
 
   int64_t T = 0, B = 0, I = 0, DH = 0, K = 0;
+
+  // Carried from one fit() to the next, and saved in training checkpoints.
+  std::mt19937_64 gen;
+  int64_t epochs_done = 0;
+  std::string last_checkpoint;  // the last good checkpoint written or loaded ("" if none)
+  int64_t last_checkpoint_epoch = 0;
 };
+
+namespace {
+
+constexpr int64_t kFirstSlot = 2;  // loss_sums[0..1] are the losses
+
+// Fault checks over one flat gradient buffer whose tensors have the given sizes (in order),
+// recording into slots [first_slot, first_slot + sizes.size()) of `slots`.
+void add_grad_checks(std::vector<detail::FirstNonFinite>& checks, const Tensor& flat,
+                     const std::vector<int64_t>& sizes, float* slots) {
+  int64_t offset = 0;
+  for (size_t s0 = 0; s0 < sizes.size(); s0 += detail::FirstNonFinite::kMaxSegments) {
+    detail::FirstNonFinite f{};
+    f.x = flat.data() + offset;
+    f.slots = slots + s0;
+    int64_t end = 0;
+    for (size_t s = s0; s < sizes.size() && s < s0 + detail::FirstNonFinite::kMaxSegments; ++s) {
+      end += sizes[s];
+      f.ends[f.segments++] = end;
+    }
+    f.n = end;
+    offset += end;
+    if (f.n > 0) checks.push_back(f);
+  }
+}
+
+}  // namespace
 
 Trainer::Trainer(RNN& rnn, Linear& head, Optimizer& optimizer, const TrainerOptions& options)
     : impl_(std::make_unique<Impl>()), options_(options) {
@@ -78,9 +122,38 @@ Trainer::Trainer(RNN& rnn, Linear& head, Optimizer& optimizer, const TrainerOpti
   impl_->head = &head;
   impl_->opt = &optimizer;
   impl_->ctx = &rnn.context();
+  if (options.bptt < 0)
+    throw Error(std::string(kCall) + ": bptt must be >= 0 (0: full BPTT), got " +
+                std::to_string(options.bptt));
   if (options.clip_norm > 0.0f)
     impl_->clipper = std::make_unique<GradNormClipper>(*impl_->ctx, options.clip_norm);
+  impl_->gen.seed(options.seed);
+
+  // The fault slots: one per RNN parameter, one per head parameter, one for the loss.
+  Impl& m = *impl_;
+  std::vector<int64_t> rnn_sizes, head_sizes;
+  for (const auto& e : detail::make_param_layout(rnn.options()).entries) {
+    m.slot_names.push_back("grad of rnn." + e.name);
+    rnn_sizes.push_back(shape_numel(e.shape));
+  }
+  for (const std::string& name : head.parameter_names()) {
+    m.slot_names.push_back("grad of fc." + name);
+    head_sizes.push_back(head.parameter(name).numel());
+  }
+  m.slot_names.push_back("loss");
+  const int64_t slots = static_cast<int64_t>(m.slot_names.size());
+  m.loss_sums = Tensor::zeros({kFirstSlot + slots}, m.ctx->device());
+  float* slot0 = m.loss_sums.data() + kFirstSlot;
+  add_grad_checks(m.grad_checks, rnn.flat_grads(), rnn_sizes, slot0);
+  add_grad_checks(m.grad_checks, head.flat_grads(), head_sizes, slot0 + rnn_sizes.size());
+  m.loss_check.x = m.loss_sums.data();  // the train loss sum
+  m.loss_check.n = 1;
+  m.loss_check.slots = slot0 + slots - 1;
+  m.loss_check.ends[0] = 1;
+  m.loss_check.segments = 1;
 }
+
+int64_t Trainer::epochs_done() const { return impl_->epochs_done; }
 
 Trainer::~Trainer() = default;
 
@@ -117,43 +190,38 @@ DeviceData upload(const Dataset& d, Device device) {
 
 namespace {
 
-// One pass of `b` examples (order[first, first + b)) through the model. With `train`, also the
-// backward pass, clipping and the optimizer step. The batch's mean loss, times `weight`, is
-// added to loss_sum on the device.
-void run_batch(Trainer::Impl& m, const TrainerOptions& o, const Dataset& d, const DeviceData& dd,
-               const float* order, int64_t first, int64_t b, bool train, float weight,
-               Tensor& loss_sum, RNNOutput& out, RNNInputGrads& in_grads) {
+// Forward of x ([b, n, I]) from h0 (undefined: zeros); with `with_loss`, the head and the loss
+// against y (the targets of these n steps), the mean times `weight` added to loss_sum on the
+// device; with `train` (implies with_loss), also the head's and the RNN's backward, the
+// parameter gradients accumulated. No optimizer step here (finish_step).
+void pass(Trainer::Impl& m, const TrainerOptions& o, const Tensor& x, const Tensor& h0,
+          const Tensor& y, bool with_loss, bool train, float weight, Tensor& loss_sum,
+          RNNOutput& out, RNNInputGrads& in_grads) {
   detail::Backend& be = m.ctx->backend();
   RNN& rnn = *m.rnn;
   Linear& head = *m.head;
-  const int64_t T = m.T, I = m.I, DH = m.DH, K = m.K;
+  const int64_t b = x.shape()[0], n = x.shape()[1];
+  const int64_t I = m.I, DH = m.DH, K = m.K;
   const int64_t LD = rnn.options().num_layers * rnn.options().num_directions();
   const int64_t H = rnn.options().hidden_size;
-  // Views of the full-batch buffers for this batch's size (no allocation).
-  Tensor x = m.x.view({b, T, I});
-  Tensor y = m.y.view({b, d.target_size});
-  if (d.one_hot)
-    detail::run(be, detail::GatherOneHot{dd.inputs.data(), order, x.data(), first, b, T, I});
-  else
-    detail::run(be, detail::GatherRows{dd.inputs.data(), order, x.data(), first, b, T * I});
-  detail::run(be, detail::GatherRows{dd.targets.data(), order, y.data(), first, b, d.target_size});
-
-  out.output = m.out_buf.view({b, T, DH});
+  // Views of the full-batch buffers for this pass's size (no allocation).
+  out.output = m.out_buf.view({b, n, DH});
   out.h_n = m.hn_buf.view({LD, b, H});
   if (train)
-    rnn.forward_train_into(x, Tensor(), m.cache, out);
+    rnn.forward_train_into(x, h0, m.cache, out);
   else
-    rnn.forward_into(x, Tensor(), out);
+    rnn.forward_into(x, h0, out);
+  if (!with_loss) return;
 
   const bool last_step = o.head == HeadMode::kLastStep;
-  const int64_t rows = last_step ? b : b * T;
+  const int64_t rows = last_step ? b : b * n;
   Tensor features;  // [rows, D*H]: what the head sees
   if (last_step) {
     features = m.last.view({b, DH});
     detail::run(
-        be, detail::CopyRows{out.output.data() + (T - 1) * DH, features.data(), b, DH, T * DH, DH});
+        be, detail::CopyRows{out.output.data() + (n - 1) * DH, features.data(), b, DH, n * DH, DH});
   } else {
-    features = out.output.view({b * T, DH});
+    features = out.output.view({b * n, DH});
   }
   Tensor pred = m.pred.view({rows, K});
   Tensor grad_pred = m.grad_pred.view({rows, K});
@@ -164,23 +232,129 @@ void run_batch(Trainer::Impl& m, const TrainerOptions& o, const Dataset& d, cons
     m.ce.forward_backward(*m.ctx, pred, y.view({rows}), grad_pred, &loss_sum, weight);
   if (!train) return;
 
-  Tensor grad_output = m.grad_output.view({b, T, DH});
+  Tensor grad_output = m.grad_output.view({b, n, DH});
   if (last_step) {
     Tensor grad_last = m.grad_last.view({b, DH});
     head.backward_into(features, grad_pred, &grad_last);
     detail::run(be, detail::Fill{grad_output.data(), grad_output.numel(), 0.0f});
-    detail::run(be, detail::CopyRows{grad_last.data(), grad_output.data() + (T - 1) * DH, b, DH, DH,
-                                     T * DH});
+    detail::run(be, detail::CopyRows{grad_last.data(), grad_output.data() + (n - 1) * DH, b, DH, DH,
+                                     n * DH});
   } else {
-    Tensor grad_flat = grad_output.view({b * T, DH});
+    Tensor grad_flat = grad_output.view({b * n, DH});
     head.backward_into(features, grad_pred, &grad_flat);
   }
-  in_grads.grad_input = m.gin_buf.view({b, T, I});
+  in_grads.grad_input = m.gin_buf.view({b, n, I});
   in_grads.grad_h0 = m.gh0_buf.view({LD, b, H});
+  // grad_h_n undefined: nothing flows back from a later chunk (the state is detached).
   rnn.backward_into(m.cache, grad_output, Tensor(), in_grads);
-  if (m.clipper) m.clipper->clip({rnn.flat_grads(), head.flat_grads()});
+}
+
+// After a training pass: the fault checks of optimizer step `++step` (gradients and the loss
+// sum, recorded on the device), clipping, the optimizer step and zero_grad.
+void finish_step(Trainer::Impl& m, int64_t& step) {
+  detail::Backend& be = m.ctx->backend();
+  const float s = static_cast<float>(++step);
+  for (detail::FirstNonFinite check : m.grad_checks) {
+    check.step = s;
+    detail::run(be, check);
+  }
+  detail::FirstNonFinite loss_check = m.loss_check;
+  loss_check.step = s;
+  detail::run(be, loss_check);
+  if (m.clipper) m.clipper->clip({m.rnn->flat_grads(), m.head->flat_grads()});
   m.opt->step();
   m.opt->zero_grad();
+}
+
+// One batch of `b` examples (order[first, first + b)), gathered on the device. With `train`,
+// the backward pass(es) and optimizer step(s) too, counted in `step`: one for the batch, or
+// with truncated BPTT one per chunk (see TrainerOptions::bptt). The batch's mean loss, times
+// `weight`, is added to loss_sum on the device.
+void run_batch(Trainer::Impl& m, const TrainerOptions& o, const Dataset& d, const DeviceData& dd,
+               const float* order, int64_t first, int64_t b, bool train, float weight,
+               Tensor& loss_sum, RNNOutput& out, RNNInputGrads& in_grads, int64_t* step) {
+  detail::Backend& be = m.ctx->backend();
+  const int64_t T = m.T, I = m.I;
+  Tensor x = m.x.view({b, T, I});
+  Tensor y = m.y.view({b, d.target_size});
+  if (d.one_hot)
+    detail::run(be, detail::GatherOneHot{dd.inputs.data(), order, x.data(), first, b, T, I});
+  else
+    detail::run(be, detail::GatherRows{dd.inputs.data(), order, x.data(), first, b, T * I});
+  detail::run(be, detail::GatherRows{dd.targets.data(), order, y.data(), first, b, d.target_size});
+
+  const int64_t k = o.bptt;
+  if (!train || k == 0 || k >= T) {  // whole sequences
+    pass(m, o, x, Tensor(), y, true, train, weight, loss_sum, out, in_grads);
+    if (train) finish_step(m, *step);
+    return;
+  }
+  // Truncated BPTT: chunks [t0, t0 + kc), the state carried by a device-to-device copy.
+  const RNNOptions& ro = m.rnn->options();
+  const int64_t LD = ro.num_layers * ro.num_directions(), H = ro.hidden_size;
+  const bool every_step = o.head == HeadMode::kEveryStep;
+  const int64_t per_step = o.loss == LossType::kMSE ? m.K : 1;  // targets per step (every step)
+  for (int64_t t0 = 0; t0 < T; t0 += k) {
+    const int64_t kc = std::min(k, T - t0);
+    const bool last_chunk = t0 + kc == T;
+    Tensor xc = m.xc.view({b, kc, I});
+    detail::run(be, detail::CopyRows{x.data() + t0 * I, xc.data(), b, kc * I, T * I, kc * I});
+    Tensor h0;
+    if (t0 > 0) {  // detached: a copy of the previous chunk's h_n, no gradient back through it
+      h0 = m.h0c.view({LD, b, H});
+      const int64_t n = LD * b * H;
+      detail::run(be, detail::CopyRows{m.hn_buf.data(), h0.data(), 1, n, n, n});
+    }
+    if (!every_step && !last_chunk) {  // no loss here: forward only, to carry the state
+      pass(m, o, xc, h0, y, false, false, 0.0f, loss_sum, out, in_grads);
+      continue;
+    }
+    Tensor yc = y;
+    float w = weight;
+    if (every_step) {
+      yc = m.yc.view({b, kc * per_step});
+      detail::run(be, detail::CopyRows{y.data() + t0 * per_step, yc.data(), b, kc * per_step,
+                                       T * per_step, kc * per_step});
+      w = weight * static_cast<float>(kc) / static_cast<float>(T);
+    }
+    pass(m, o, xc, h0, yc, true, true, w, loss_sum, out, in_grads);
+    finish_step(m, *step);
+  }
+}
+
+// The training checkpoint's tensors: the model under PyTorch's names, then the optimizer's
+// state as "optimizer.<group>.<torch's state name>" (1-D, the flat buffer's layout).
+TensorMap training_checkpoint_tensors(Trainer::Impl& m) {
+  TensorMap map = checkpoint_tensors(*m.rnn, *m.head);
+  const std::vector<const char*> names = m.opt->state_names();
+  for (int64_t g = 0; g < m.opt->group_count(); ++g)
+    for (int k = 0; k < static_cast<int>(names.size()); ++k) {
+      const Tensor& t = m.opt->state(g, k);
+      map["optimizer." + std::to_string(g) + "." + names[static_cast<size_t>(k)]] =
+          NamedArray{{t.numel()}, t.to_vector()};
+    }
+  return map;
+}
+
+void save_training_checkpoint(Trainer::Impl& m, const TrainerOptions& o, const std::string& path,
+                              const TensorMap& tensors,
+                              const std::map<std::string, std::string>& extra) {
+  detail::refuse_non_finite("Trainer::save_checkpoint", path, tensors);
+  std::map<std::string, std::string> meta = extra;
+  std::ostringstream rng, lr;
+  rng << m.gen;
+  lr.precision(9);
+  lr << m.opt->learning_rate();
+  meta["elman_training_checkpoint"] = "1";
+  meta["epoch"] = std::to_string(m.epochs_done);
+  meta["optimizer"] = m.opt->kind();
+  meta["optimizer_steps"] = std::to_string(m.opt->step_count());
+  meta["learning_rate"] = lr.str();
+  meta["shuffle_rng"] = rng.str();
+  meta["seed"] = std::to_string(o.seed);
+  meta["batch_size"] = std::to_string(o.batch_size);
+  meta["bptt"] = std::to_string(o.bptt);
+  save_safetensors(path, tensors, meta);
 }
 
 // Sizes every step buffer for batches of up to `B` examples of `d`'s shape.
@@ -205,7 +379,12 @@ void size_buffers(Trainer::Impl& m, const TrainerOptions& o, const Dataset& d, i
   detail::ensure_buffer(m.hn_buf, {LD, B, ro.hidden_size}, dev);
   detail::ensure_buffer(m.gin_buf, {B, m.T, m.I}, dev);
   detail::ensure_buffer(m.gh0_buf, {LD, B, ro.hidden_size}, dev);
-  if (!m.loss_sums.defined()) m.loss_sums = Tensor::zeros({2}, dev);
+  if (o.bptt > 0 && o.bptt < m.T) {
+    const int64_t per_step = o.loss == LossType::kMSE ? m.K : 1;
+    detail::ensure_buffer(m.xc, {B, o.bptt, m.I}, dev);
+    detail::ensure_buffer(m.yc, {B, o.bptt * per_step}, dev);
+    detail::ensure_buffer(m.h0c, {LD, B, ro.hidden_size}, dev);
+  }
 }
 
 Tensor identity_order(int64_t n, Device dev) {
@@ -222,7 +401,7 @@ void evaluate_queued(Trainer::Impl& m, const TrainerOptions& o, const Dataset& d
   for (int64_t first = 0; first < dd.n; first += m.B) {
     const int64_t b = std::min(m.B, dd.n - first);
     run_batch(m, o, d, dd, order.data(), first, b, false,
-              static_cast<float>(b) / static_cast<float>(dd.n), loss_sum, out, grads);
+              static_cast<float>(b) / static_cast<float>(dd.n), loss_sum, out, grads, nullptr);
   }
 }
 
@@ -254,7 +433,6 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
   size_buffers(m, o, train, std::min(o.batch_size, dtrain.n));
   Tensor order_host = Tensor::empty({dtrain.n}, Device::cpu());
   Tensor order_dev = dev.is_cpu() ? order_host : Tensor::empty({dtrain.n}, dev);
-  std::mt19937_64 gen(o.seed);
   RNNOutput out;
   RNNInputGrads in_grads;
   Tensor train_sum = m.loss_sums.view({1}, 0), val_sum = m.loss_sums.view({1}, 1);
@@ -262,27 +440,31 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
 
   FitResult result;
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
+  const int64_t first_epoch = m.epochs_done + 1;
+  for (int64_t epoch = first_epoch; epoch < first_epoch + o.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     // The epoch's order: drawn on the host, uploaded once (one synchronising copy per epoch).
     float* oh = order_host.data();
     if (o.shuffle) {
-      const std::vector<int64_t> perm = seeded_permutation(dtrain.n, gen);
+      const std::vector<int64_t> perm = seeded_permutation(dtrain.n, m.gen);
       for (int64_t i = 0; i < dtrain.n; ++i) oh[i] = static_cast<float>(perm[i]);
     } else {
       for (int64_t i = 0; i < dtrain.n; ++i) oh[i] = static_cast<float>(i);
     }
     if (!dev.is_cpu()) order_dev.copy_from(order_host);
-    detail::run(be, detail::Fill{m.loss_sums.data(), 2, 0.0f});
+    detail::run(be, detail::Fill{m.loss_sums.data(), m.loss_sums.numel(), 0.0f});
 
+    int64_t step = 0;  // optimizer steps in this epoch
     for (int64_t first = 0; first < dtrain.n; first += m.B) {
       const int64_t b = std::min(m.B, dtrain.n - first);
       run_batch(m, o, train, dtrain, order_dev.data(), first, b, true,
-                static_cast<float>(b) / static_cast<float>(dtrain.n), train_sum, out, in_grads);
+                static_cast<float>(b) / static_cast<float>(dtrain.n), train_sum, out, in_grads,
+                &step);
     }
     if (dval.n > 0) evaluate_queued(m, o, *val, dval, val_order, val_sum);
 
-    // The one read-back of the epoch (it waits for the epoch's work to finish).
+    // The one read-back of the epoch (it waits for the epoch's work to finish): both losses
+    // and the fault slots.
     const std::vector<float> sums = m.loss_sums.to_vector();
     const auto t1 = std::chrono::steady_clock::now();
     EpochResult r;
@@ -291,23 +473,150 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
     r.val_loss = dval.n > 0 ? static_cast<double>(sums[1]) : nan;
     r.seconds = std::chrono::duration<double>(t1 - t0).count();
     r.sequences_per_second = r.seconds > 0 ? static_cast<double>(dtrain.n) / r.seconds : 0.0;
-    result.epochs.push_back(r);
-    if (on_epoch) on_epoch(r);
-    const bool bad_train = !std::isfinite(r.train_loss);
-    const bool bad_val = dval.n > 0 && !std::isfinite(r.val_loss);
-    if (bad_train || bad_val) {
+
+    // The earliest step at which a gradient or the loss went non-finite, and what did.
+    float bad_step = 0.0f;
+    for (size_t s = kFirstSlot; s < sums.size(); ++s)
+      if (sums[s] > 0.0f && (bad_step == 0.0f || sums[s] < bad_step)) bad_step = sums[s];
+    std::vector<std::string> bad;  // the tensors non-finite at bad_step, the loss first
+    if (bad_step > 0.0f) {
+      if (sums.back() == bad_step) bad.push_back(m.slot_names.back());
+      for (size_t s = 0; s + 1 < m.slot_names.size(); ++s)
+        if (sums[kFirstSlot + s] == bad_step) bad.push_back(m.slot_names[s]);
+    } else if (!std::isfinite(r.train_loss)) {
+      bad.push_back("loss");  // (unreachable: the loss slot sees it; kept as a safety net)
+    } else if (dval.n > 0 && !std::isfinite(r.val_loss)) {
+      bad.push_back("validation loss");
+    }
+    // A parameter can only go non-finite through a non-finite gradient or update; the
+    // checkpoint is checked before it is written all the same (save refuses non-finite files).
+    TensorMap ckpt;
+    if (bad.empty() && !o.checkpoint_path.empty()) {
+      m.epochs_done = epoch;
+      ckpt = training_checkpoint_tensors(m);
+      const std::string p = first_non_finite(ckpt);
+      if (!p.empty()) bad.push_back("parameter " + p);
+    }
+    if (!bad.empty()) {
+      m.epochs_done = epoch - 1;
       std::ostringstream msg;
-      msg << "training stopped at epoch " << epoch << ": the "
-          << (bad_train ? "training" : "validation") << " loss is "
-          << (bad_train ? r.train_loss : r.val_loss)
-          << " (not finite). The model has diverged; try a lower learning rate, gradient "
-             "clipping, or normalised inputs.";
+      msg << "Trainer::fit: training stopped at epoch " << epoch;
+      if (bad_step > 0.0f) msg << ", step " << static_cast<int64_t>(bad_step) << " of " << step;
+      msg << ": " << bad.front() << " is not finite (NaN or infinity)";
+      if (bad.size() > 1) {
+        msg << " (also at that step:";
+        for (size_t i = 1; i < bad.size(); ++i) msg << (i > 1 ? ", " : " ") << bad[i];
+        msg << ")";
+      }
+      msg << ". ";
+      if (!m.last_checkpoint.empty())
+        msg << "The last good checkpoint is '" << m.last_checkpoint << "' (after epoch "
+            << m.last_checkpoint_epoch << "); nothing was saved from this epoch. ";
+      else if (o.checkpoint_path.empty())
+        msg << "No checkpoint was written (TrainerOptions::checkpoint_path is empty). ";
+      else
+        msg << "No good checkpoint was written yet ('" << o.checkpoint_path
+            << "' is left as it was). ";
+      msg << "The model in memory holds the faulty values. Try a lower learning rate, gradient "
+             "clipping, or check the data for NaN and infinite values.";
       result.stopped = true;
       result.message = msg.str();
+      result.fault_epoch = epoch;
+      result.fault_step = static_cast<int64_t>(bad_step);
+      result.fault_tensor = bad.front();
       break;
     }
+    m.epochs_done = epoch;
+    if (!o.checkpoint_path.empty()) {
+      save_training_checkpoint(m, o, o.checkpoint_path, ckpt, {});
+      m.last_checkpoint = o.checkpoint_path;
+      m.last_checkpoint_epoch = epoch;
+    }
+    result.epochs.push_back(r);
+    if (on_epoch) on_epoch(r);
   }
   return result;
+}
+
+void Trainer::save_checkpoint(const std::string& path,
+                              const std::map<std::string, std::string>& metadata) {
+  save_training_checkpoint(*impl_, options_, path, training_checkpoint_tensors(*impl_), metadata);
+}
+
+std::map<std::string, std::string> Trainer::load_checkpoint(const std::string& path) {
+  Impl& m = *impl_;
+  const std::string call = "Trainer::load_checkpoint: '" + path + "'";
+  std::map<std::string, std::string> meta;
+  const TensorMap file = load_safetensors(path, &meta);  // throws on any malformed file
+
+  // Everything is checked before anything changes.
+  auto field = [&](const char* key) -> const std::string& {
+    const auto it = meta.find(key);
+    if (it == meta.end())
+      throw Error(call + ": metadata field '" + key +
+                  "' is missing (a training checkpoint is written by Trainer::save_checkpoint; "
+                  "a model-only checkpoint loads with elman::load_checkpoint)");
+    return it->second;
+  };
+  auto count = [&](const char* key) {
+    const std::string& v = field(key);
+    size_t used = 0;
+    long long n = -1;
+    try {
+      n = std::stoll(v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != v.size() || v.empty() || n < 0)
+      throw Error(call + ": metadata field '" + key + "' must be an integer >= 0, got '" + v + "'");
+    return static_cast<int64_t>(n);
+  };
+  if (field("elman_training_checkpoint") != "1")
+    throw Error(call + ": metadata elman_training_checkpoint is '" +
+                field("elman_training_checkpoint") + "', expected '1'");
+  if (field("optimizer") != m.opt->kind())
+    throw Error(call + ": the checkpoint holds the state of a '" + field("optimizer") +
+                "' optimizer, this trainer's is '" + m.opt->kind() + "'");
+  const int64_t epoch = count("epoch");
+  const int64_t steps = count("optimizer_steps");
+  std::mt19937_64 gen;
+  {
+    std::istringstream in(field("shuffle_rng"));
+    in >> gen;
+    if (in.fail()) throw Error(call + ": metadata shuffle_rng is not a std::mt19937_64 state");
+  }
+  detail::check_model_tensors(call, file, *m.rnn, *m.head, "optimizer.");
+  const std::vector<const char*> names = m.opt->state_names();
+  std::map<std::string, Tensor*> states;
+  for (int64_t g = 0; g < m.opt->group_count(); ++g)
+    for (int k = 0; k < static_cast<int>(names.size()); ++k)
+      states["optimizer." + std::to_string(g) + "." + names[static_cast<size_t>(k)]] =
+          &m.opt->state(g, k);
+  for (const auto& [name, arr] : file)
+    if (name.compare(0, 10, "optimizer.") == 0 && !states.count(name))
+      throw Error(call + ": unexpected tensor '" + name + "' for a '" + m.opt->kind() +
+                  "' optimizer with " + std::to_string(m.opt->group_count()) + " groups");
+  for (const auto& [name, state] : states) {
+    const auto it = file.find(name);
+    if (it == file.end()) throw Error(call + ": the optimizer's tensor '" + name + "' is missing");
+    if (it->second.shape != Shape{state->numel()})
+      throw Error(call + ": tensor '" + name + "' has shape " + shape_str(it->second.shape) +
+                  ", expected " + shape_str(Shape{state->numel()}));
+    for (size_t i = 0; i < it->second.values.size(); ++i)
+      if (!std::isfinite(it->second.values[i]))
+        throw Error(call + ": tensor '" + name + "' has a non-finite value at index " +
+                    std::to_string(i));
+  }
+
+  detail::assign_model_tensors(file, *m.rnn, *m.head);
+  for (const auto& [name, state] : states)
+    state->copy_from(Tensor::from_vector(state->shape(), file.at(name).values, Device::cpu()));
+  m.opt->set_step_count(steps);
+  m.gen = gen;
+  m.epochs_done = epoch;
+  m.last_checkpoint = path;
+  m.last_checkpoint_epoch = epoch;
+  return meta;
 }
 
 double Trainer::evaluate(const Dataset& data) {
@@ -340,7 +649,8 @@ std::vector<float> Trainer::predict(const Dataset& data) {
   RNNInputGrads grads;
   for (int64_t first = 0; first < n; first += m.B) {
     const int64_t b = std::min(m.B, n - first);
-    run_batch(m, options_, data, dd, order.data(), first, b, false, 0.0f, scratch_sum, out, grads);
+    run_batch(m, options_, data, dd, order.data(), first, b, false, 0.0f, scratch_sum, out, grads,
+              nullptr);
     const std::vector<float> p = m.pred.view({b * per}).to_vector();
     std::copy(p.begin(), p.end(), result.begin() + first * per);
   }

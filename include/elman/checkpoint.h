@@ -16,7 +16,8 @@ namespace elman {
 TensorMap checkpoint_tensors(RNN& rnn, Linear& head);
 
 // Writes the model atomically (see save_safetensors), with string metadata (elman writes the
-// model's configuration there; PyTorch ignores it).
+// model's configuration there; PyTorch ignores it). Refuses (elman::Error naming the tensor)
+// to write a NaN or an infinity: the previous file at `path`, if any, stays as it was.
 void save_checkpoint(const std::string& path, RNN& rnn, Linear& head,
                      const std::map<std::string, std::string>& metadata = {});
 

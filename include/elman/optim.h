@@ -31,12 +31,25 @@ class Optimizer {
   float learning_rate() const { return lr_; }
   void set_learning_rate(float lr);
 
+  // The optimizer's state, for training checkpoints (Trainer::save_checkpoint): its kind
+  // ("sgd", "adam", "adamw"), torch's names for its per-parameter state ("momentum_buffer";
+  // "exp_avg", "exp_avg_sq"), and for each registered buffer pair (in add_parameters order)
+  // those state tensors, on the device, written in place by a restore.
+  virtual const char* kind() const = 0;
+  std::vector<const char*> state_names() const;
+  int64_t group_count() const { return static_cast<int64_t>(groups_.size()); }
+  Tensor& state(int64_t group, int k);
+  // Sets the step count (a resumed run continues Adam's bias corrections and SGD's first-step
+  // rule where they were); must be >= 0.
+  void set_step_count(int64_t steps);
+
  protected:
   struct Group {
     Tensor params, grads;
     Tensor state[2];  // optimizer-specific (momentum buffer; Adam's m and v)
   };
   virtual int state_count() const = 0;
+  virtual const char* state_name(int k) const = 0;
   virtual void update(Group& group) = 0;  // step_count() is already the new step's number
 
   Context* ctx_;
@@ -60,9 +73,11 @@ class SGD final : public Optimizer {
  public:
   SGD(Context& ctx, const SGDOptions& options = {});
   const SGDOptions& options() const { return options_; }
+  const char* kind() const override { return "sgd"; }
 
  private:
   int state_count() const override { return options_.momentum != 0.0f ? 1 : 0; }
+  const char* state_name(int) const override { return "momentum_buffer"; }
   void update(Group& group) override;
   SGDOptions options_;
 };
@@ -84,12 +99,14 @@ class Adam : public Optimizer {
  public:
   Adam(Context& ctx, const AdamOptions& options = {});
   const AdamOptions& options() const { return options_; }
+  const char* kind() const override { return decoupled_ ? "adamw" : "adam"; }
 
  protected:
   Adam(Context& ctx, const AdamOptions& options, bool decoupled);
 
  private:
   int state_count() const override { return 2; }
+  const char* state_name(int k) const override { return k == 0 ? "exp_avg" : "exp_avg_sq"; }
   void update(Group& group) override;
   AdamOptions options_;
   bool decoupled_;

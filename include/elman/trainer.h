@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -30,6 +31,19 @@ struct TrainerOptions {
   float clip_norm = 0.0f;  // global gradient-norm clipping; 0 disables it
   HeadMode head = HeadMode::kLastStep;
   LossType loss = LossType::kMSE;
+  // Truncated BPTT. 0, or any k >= the sequence length, backpropagates through whole sequences
+  // (bitwise the same run). 1 <= k < T walks each batch in chunks of k steps (the last one
+  // shorter), carrying the hidden state forward detached: chunk c starts from a device copy of
+  // chunk c-1's h_n and no gradient crosses the boundary. The optimizer steps once per chunk,
+  // as PyTorch's TBPTT loops do (loss.backward(); opt.step(); h = h.detach()):
+  //   kEveryStep: each chunk's loss is the mean over its own steps, one step per chunk;
+  //   kLastStep: only the last chunk has a loss, so the earlier chunks run forward only (they
+  //   warm the state up) and the optimizer steps once, after the last chunk's backward.
+  // The epoch's loss stays the mean over the whole sequences.
+  int64_t bptt = 0;
+  // When not empty, fit() writes a training checkpoint (Trainer::save_checkpoint) to this path,
+  // atomically, after every epoch whose losses and gradients were all finite.
+  std::string checkpoint_path;
 };
 
 struct EpochResult {
@@ -41,9 +55,12 @@ struct EpochResult {
 };
 
 struct FitResult {
-  std::vector<EpochResult> epochs;
-  bool stopped = false;  // a non-finite loss stopped training early
-  std::string message;   // why, when stopped
+  std::vector<EpochResult> epochs;  // the good epochs (a stopped epoch is not listed)
+  bool stopped = false;             // a non-finite loss or gradient stopped training early
+  std::string message;              // why, when stopped: epoch, step, tensor, last checkpoint
+  int64_t fault_epoch = 0;          // when stopped: the epoch (1-based, counted over resumes)
+  int64_t fault_step = 0;           // and the optimizer step within it (1-based; 0: validation)
+  std::string fault_tensor;         // "loss", "grad of rnn.weight_hh_l0", "validation loss", ...
 };
 
 // The model is `rnn` (batch_first) followed by `head` on its output; the optimizer must hold
@@ -62,8 +79,15 @@ class Trainer {
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
 
-  // Trains for options.epochs; `val` may be null. `on_epoch` (may be empty) is called after
-  // every epoch. Stops early, with FitResult::stopped and a message, on a non-finite loss.
+  // Trains for options.epochs more epochs, numbered after epochs_done() (so a resumed trainer
+  // goes on counting); `val` may be null. `on_epoch` (may be empty) is called after every good
+  // epoch. The shuffle's generator is seeded once, at construction, and carries over calls.
+  //
+  // Numerical faults: after every backward a device op records, per gradient tensor and for
+  // the loss, the first step at which it was NaN or infinite; those flags are read with the
+  // epoch's loss (no extra synchronisation). A fault stops training: FitResult::stopped, with
+  // a message naming the epoch, the step, the tensor and the last good checkpoint. The model in
+  // memory then holds the faulty values; the checkpoint on disk is the last good epoch's.
   FitResult fit(const Dataset& train, const Dataset* val,
                 const std::function<void(const EpochResult&)>& on_epoch = {});
   // The mean loss over a data set (inference forward; synchronises once at the end).
@@ -72,6 +96,25 @@ class Trainer {
   std::vector<float> predict(const Dataset& data);
 
   const TrainerOptions& options() const { return options_; }
+  int64_t epochs_done() const;
+
+  // A training checkpoint: one safetensors file holding the model under PyTorch's names
+  // ("rnn.weight_ih_l0", ..., "fc.weight", "fc.bias", as save_checkpoint writes them), the
+  // optimizer's state as "optimizer.<g>.<name>" (g: the add_parameters index, name torch's:
+  // momentum_buffer, exp_avg, exp_avg_sq; each 1-D, the flat buffer's layout), and string
+  // metadata: elman_training_checkpoint "1", epoch, optimizer (kind), optimizer_steps,
+  // learning_rate, shuffle_rng (the std::mt19937_64 state as its operator<< writes it), seed,
+  // batch_size, bptt, plus `metadata`. Atomic (save_safetensors). Refuses, with elman::Error
+  // naming the tensor, to write a NaN or an infinity: the previous file stays as it was.
+  // Reads the parameters and state back from the device (synchronises).
+  void save_checkpoint(const std::string& path,
+                       const std::map<std::string, std::string>& metadata = {});
+  // Restores everything save_checkpoint wrote (weights, optimizer state and step count, epoch,
+  // shuffle generator) so that fit() continues exactly as the uninterrupted run would have.
+  // All-or-nothing: a missing, extra, misshapen or non-finite tensor, another optimizer kind or
+  // a bad metadata field throws elman::Error naming the file and the problem, and nothing is
+  // changed. Returns the file's metadata.
+  std::map<std::string, std::string> load_checkpoint(const std::string& path);
 
   struct Impl;  // opaque: the device buffers of a training step
 

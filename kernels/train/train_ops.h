@@ -169,4 +169,29 @@ struct GatherOneHot {
   }
 };
 
+// Records, for each tensor packed in a flat buffer, the first step at which it held a NaN or an
+// infinity: slots[s] = step when slots[s] is still 0 and an element of segment s (the range
+// [ends[s-1], ends[s]) of x, ends[-1] = 0) is not finite. The trainer runs it after every
+// backward over the flat gradients (and over the loss sum), and reads the slots once per epoch
+// with the loss: a per-step check that never synchronises. Steps are stored as floats (exact
+// below 2^24). Every writer of one launch writes the same value, so their race is benign;
+// launches on one stream are ordered, so the earliest step stays.
+struct FirstNonFinite {
+  static constexpr int kMaxSegments = 32;
+  const float* x;
+  int64_t n;
+  float* slots;  // [segments]
+  int64_t ends[kMaxSegments];
+  int segments;
+  float step;
+  int64_t size() const { return n; }
+  ELMAN_HD void operator()(int64_t i) const {
+    const float v = x[i];
+    if (v - v == 0.0f) return;  // finite (NaN and +-inf give NaN)
+    int s = 0;
+    while (s + 1 < segments && i >= ends[s]) ++s;
+    if (slots[s] == 0.0f) slots[s] = step;
+  }
+};
+
 }  // namespace elman::detail
