@@ -85,6 +85,9 @@ int run(int argc, char** argv) {
   if (sel.quick || streaming)
     stream_shapes = !sel.shapes_file.empty() ? stream_shapes_from(shapes)
                                              : streaming_shapes(bench_device, sel.quick);
+  if (streaming && stream_shapes.empty())
+    std::cerr << "note: --streaming found no unidirectional shape in " << sel.shapes_file
+              << " (streaming needs one): no streaming rows\n";
 
   nlohmann::json env;
   env["date_utc"] = utc_now();

@@ -62,6 +62,7 @@ void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
       os << line;
     }
     if (!r.verified) os << "    UNVERIFIED: elman's times above were not checked against a peer\n";
+    if (!r.note.empty()) os << "    note: " << r.note << "\n";
     for (const SideResult& s : r.peers)
       if (s.status != "ok")
         os << "    " << s.name << ": " << s.status << (s.reason.empty() ? "" : " - " + s.reason)
@@ -106,6 +107,7 @@ nlohmann::json to_json(const std::vector<ShapeResult>& results, const Rates& rat
                         {"input_size", s.input_size}, {"verified", r.verified},
                         {"error", r.error},           {"variable_length", s.varlen}};
     if (s.varlen) j["lengths"] = r.lengths;
+    if (!r.note.empty()) j["note"] = r.note;
     j["elman"] = side_json(r.elman);
     j["peers"] = nlohmann::json::array();
     for (const SideResult& p : r.peers) j["peers"].push_back(side_json(p));

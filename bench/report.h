@@ -32,6 +32,7 @@ struct ShapeResult {
   std::vector<SideResult> peers;
   bool verified = false;  // elman agreed with at least one peer: only then are times reported
   std::string error;      // the shape failed as a whole (e.g. out of memory)
+  std::string note;       // how the row was run, when it differs from the usual (shown and saved)
 };
 
 // The fastest agreeing peer of a phase; nullptr when none agreed or none was timed.

@@ -141,6 +141,16 @@ TEST(VarlenCounts, FillCountsUsesTheLengthsAndJsonListsThem) {
   EXPECT_EQ(j["lengths"].get<std::vector<int64_t>>(), r.lengths);
   EXPECT_EQ(j["phases"]["inference"]["flops"].get<double>(), 9660.0);
   EXPECT_EQ(j["name"], "B3 H5 T10 L2 bi I3 varlen");
+  EXPECT_FALSE(j.contains("note"));
+  // A row run differently (e.g. lengths sorted for cuDNN) says so in the JSON and the table.
+  r.note = "lengths sorted longest-first";
+  EXPECT_EQ(to_json({r}, rates)["shapes"][0]["note"], r.note);
+  r.verified = true;
+  r.elman.timed = true;
+  std::ostringstream table;
+  print_table(table, {r}, "x");
+  EXPECT_NE(table.str().find("note: lengths sorted longest-first"), std::string::npos);
+  EXPECT_NE(table.str().find("varlen rows:"), std::string::npos);
 }
 
 // ---- the verdict -------------------------------------------------------------------------
