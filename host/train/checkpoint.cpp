@@ -122,7 +122,11 @@ void load_checkpoint(const std::string& path, RNN& rnn, Linear& head,
   const std::string call = "load_checkpoint: '" + path + "'";
   std::map<std::string, std::string> meta;
   const TensorMap file = load_safetensors(path, &meta);  // throws on any malformed file
-  detail::check_model_tensors(call, file, rnn, head);    // everything validated first
+  // A training checkpoint (Trainer::save_checkpoint) holds the model and the optimizer's
+  // state: the model part loads here, the "optimizer." tensors are left alone.
+  const auto kind = meta.find("elman_training_checkpoint");
+  const bool training = kind != meta.end() && kind->second == "1";
+  detail::check_model_tensors(call, file, rnn, head, training ? "optimizer." : "");
   detail::assign_model_tensors(file, rnn, head);
   if (metadata) *metadata = std::move(meta);
 }

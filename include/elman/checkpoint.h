@@ -25,7 +25,9 @@ void save_checkpoint(const std::string& path, RNN& rnn, Linear& head,
 // be present with exactly the model's shape, no other tensor may be there, and every value must
 // be finite. All-or-nothing: on any failure (unreadable, truncated or corrupt file, missing or
 // extra name, wrong shape) it throws elman::Error naming the file and the problem, and the
-// model is unchanged. `metadata`, if given, receives the file's metadata.
+// model is unchanged. `metadata`, if given, receives the file's metadata. A training checkpoint
+// (Trainer::save_checkpoint, metadata elman_training_checkpoint "1") loads too: its
+// "optimizer." tensors are ignored.
 void load_checkpoint(const std::string& path, RNN& rnn, Linear& head,
                      std::map<std::string, std::string>* metadata = nullptr);
 
