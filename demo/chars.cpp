@@ -14,6 +14,7 @@ namespace {
 struct CharsOptions {
   std::string text, prime = "ROMEO:";
   int64_t max_chars = 0, seq_len = 50, hidden = 128, batch = 32, epochs = 3, sample = 400;
+  int64_t bptt = 50;
   float lr = 0.01f, clip = 5.0f, temperature = 0.8f, val_fraction = 0.1f;
 };
 
@@ -91,21 +92,24 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
   opt.add_parameters(rnn.flat_parameters(), rnn.flat_grads());
   opt.add_parameters(fc.flat_parameters(), fc.flat_grads());
   elman::TrainerOptions to;
-  to.epochs = o.epochs;
   to.batch_size = o.batch;
   to.seed = common.seed;
   to.clip_norm = o.clip;
+  to.bptt = o.bptt;
   to.head = elman::HeadMode::kEveryStep;
   to.loss = elman::LossType::kCrossEntropy;
+  const std::string resume = plan_resume(common, dir, o.epochs, to);
   elman::Trainer trainer(rnn, fc, opt, to);
+  if (!resume.empty()) trainer.load_checkpoint(resume);
   const double bits = 1.0 / std::log(2.0);
   std::printf(
       "RNN(%lld, %lld) + Linear(%lld, %lld) on every step, Adam lr %g, batch %lld, "
-      "clip %g, on %s; losses in bits per character (uniform guessing: %.2f)\n",
+      "clip %g, %s, on %s; losses in bits per character (uniform guessing: %.2f)\n",
       static_cast<long long>(vocab.size()), static_cast<long long>(o.hidden),
       static_cast<long long>(o.hidden), static_cast<long long>(vocab.size()),
       static_cast<double>(o.lr), static_cast<long long>(o.batch), static_cast<double>(o.clip),
-      device.str().c_str(), std::log2(static_cast<double>(vocab.size())));
+      bptt_str(o.bptt, o.seq_len).c_str(), device.str().c_str(),
+      std::log2(static_cast<double>(vocab.size())));
   const elman::FitResult fit = trainer.fit(
       train, &val, [&](const elman::EpochResult& r) { print_epoch(r, o.epochs, bits); });
   write_metrics(dir, fit.epochs, bits);
@@ -142,7 +146,8 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
                           {"output_size", std::to_string(vocab.size())},
                           {"head", "every_step"}});
   std::cout << "run folder: " << dir.string()
-            << " (metrics.csv in bits per character, hidden_states.csv, model.safetensors)\n";
+            << " (metrics.csv in bits per character, hidden_states.csv, model.safetensors, "
+               "training.safetensors)\n";
   return 0;
 }
 
@@ -152,10 +157,12 @@ void add_chars(CLI::App& app, CommonOptions& common, int& status) {
   static CharsOptions o;
   CLI::App* sub = app.add_subcommand("chars", "a character-level language model over a text");
   add_common_options(*sub, common);
+  add_training_options(*sub, common);
   sub->add_option("--text", o.text, "the text file")->required();
   sub->add_option("--max-chars", o.max_chars, "use the first N characters (0: all)")
       ->capture_default_str();
-  sub->add_option("--seq-len", o.seq_len, "characters per training sequence (BPTT length)")
+  sub->add_option("--seq-len", o.seq_len,
+                  "characters per training sequence (the state starts from zero in each)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   sub->add_option("--hidden", o.hidden, "hidden units")
@@ -170,6 +177,11 @@ void add_chars(CLI::App& app, CommonOptions& common, int& status) {
   sub->add_option("--lr", o.lr, "Adam's learning rate")->capture_default_str();
   sub->add_option("--clip", o.clip, "global gradient-norm clipping (0: off)")
       ->capture_default_str();
+  sub->add_option("--bptt", o.bptt,
+                  "truncated BPTT: train sequences longer than this in chunks of this many "
+                  "steps, the state carried between them (0: full BPTT)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--val-fraction", o.val_fraction, "fraction of the text held out at its end")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 0.9));

@@ -16,6 +16,12 @@ void add_common_options(CLI::App& sub, CommonOptions& common) {
   sub.add_option("--out", common.out, "run folder (default runs/<scenario>-<timestamp>)");
 }
 
+void add_training_options(CLI::App& sub, CommonOptions& common) {
+  sub.add_option("--resume", common.resume,
+                 "continue from a training checkpoint (a file, or a run folder holding "
+                 "training.safetensors); --epochs stays the total");
+}
+
 }  // namespace demo
 
 int main(int argc, char** argv) {

@@ -99,12 +99,13 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
   opt.add_parameters(rnn.flat_parameters(), rnn.flat_grads());
   opt.add_parameters(fc.flat_parameters(), fc.flat_grads());
   elman::TrainerOptions to;
-  to.epochs = o.epochs;
   to.batch_size = o.batch;
   to.seed = common.seed;
   to.head = o.encoding == "diff" ? elman::HeadMode::kEveryStep : elman::HeadMode::kLastStep;
   to.loss = elman::LossType::kMSE;
+  const std::string resume = plan_resume(common, dir, o.epochs, to);
   elman::Trainer trainer(rnn, fc, opt, to);
+  if (!resume.empty()) trainer.load_checkpoint(resume);
 
   std::cout << "next-number: " << o.examples << " windows of " << o.window
             << " consecutive integers (start 0-" << o.start_max - 1 << "), batch " << o.batch
@@ -166,7 +167,8 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
                           {"output_size", "1"},
                           {"head", o.encoding == "diff" ? "every_step" : "last_step"}});
   std::cout << "run folder: " << dir.string()
-            << " (predictions.csv, metrics.csv, hidden_states.csv, model.safetensors)\n";
+            << " (predictions.csv, metrics.csv, hidden_states.csv, model.safetensors, "
+               "training.safetensors)\n";
   return all_close || o.encoding == "raw" ? 0 : 1;
 }
 
@@ -177,6 +179,7 @@ void add_next_number(CLI::App& app, CommonOptions& common, int& status) {
   CLI::App* sub = app.add_subcommand(
       "next-number", "learn to predict the next of consecutive integers (the tutorial's task)");
   add_common_options(*sub, common);
+  add_training_options(*sub, common);
   sub->add_option("--encoding", o.encoding,
                   "diff: differences in, next difference out (extrapolates); raw: the "
                   "tutorial's raw values")

@@ -1,6 +1,7 @@
 // The run folder and the progress output shared by every elman-train scenario.
 #include "run_folder.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -23,6 +24,51 @@ elman::Device pick_device(const std::string& name) {
     return elman::Device::cpu();
   }
   throw elman::Error("--device: unknown value '" + name + "', expected cpu, cuda or auto");
+}
+
+std::string bptt_str(int64_t k, int64_t steps) {
+  if (k == 0 || k >= steps) return "full BPTT over " + std::to_string(steps) + " steps";
+  return "truncated BPTT: " + std::to_string(steps) + " steps in chunks of " + std::to_string(k);
+}
+
+std::string resume_file(const std::string& resume) {
+  if (resume.empty()) return "";
+  std::filesystem::path p = resume;
+  if (std::filesystem::is_directory(p)) p /= kTrainingCheckpoint;
+  if (!std::filesystem::is_regular_file(p))
+    throw elman::Error("--resume: '" + p.string() + "' does not exist (give a training " +
+                       "checkpoint or the run folder that holds " + kTrainingCheckpoint + ")");
+  return p.string();
+}
+
+int64_t checkpoint_epochs(const std::string& path) {
+  const auto meta = elman::read_checkpoint_metadata(path);
+  const auto it = meta.find("epoch");
+  if (meta.count("elman_training_checkpoint") == 0 || it == meta.end())
+    throw elman::Error("--resume: '" + path + "' is not a training checkpoint (no epoch in its " +
+                       "metadata; model.safetensors holds the model only, resume from " +
+                       kTrainingCheckpoint + ")");
+  try {
+    return std::stoll(it->second);
+  } catch (const std::exception&) {
+    throw elman::Error("--resume: '" + path + "': bad epoch '" + it->second + "' in its metadata");
+  }
+}
+
+std::string plan_resume(const CommonOptions& common, const std::filesystem::path& dir,
+                        int64_t total_epochs, elman::TrainerOptions& to) {
+  to.checkpoint_path = (dir / kTrainingCheckpoint).string();
+  const std::string file = resume_file(common.resume);
+  if (file.empty()) {
+    to.epochs = total_epochs;
+    return "";
+  }
+  const int64_t done = checkpoint_epochs(file);
+  to.epochs = std::max<int64_t>(0, total_epochs - done);
+  std::printf("resuming from %s: %lld epochs done, %lld to go (--epochs %lld in all)\n",
+              file.c_str(), static_cast<long long>(done), static_cast<long long>(to.epochs),
+              static_cast<long long>(total_epochs));
+  return file;
 }
 
 std::filesystem::path make_run_folder(const CommonOptions& common, const std::string& scenario) {

@@ -16,7 +16,25 @@ struct CommonOptions {
   uint64_t seed = 0;
   std::string out;           // the run folder; default runs/<scenario>-<timestamp>
   std::string command_line;  // argv joined, for command.txt
+  std::string resume;        // --resume: a training checkpoint, or a run folder holding one
 };
+
+// The training checkpoint every training scenario writes after each good epoch.
+constexpr const char* kTrainingCheckpoint = "training.safetensors";
+
+// --resume's file: `resume` itself, or <resume>/training.safetensors when it is a folder; ""
+// when `resume` is empty. Throws elman::Error when the file does not exist.
+std::string resume_file(const std::string& resume);
+
+// The epochs a training checkpoint has done (its "epoch" metadata); throws elman::Error when the
+// file is not a training checkpoint.
+int64_t checkpoint_epochs(const std::string& path);
+
+// Sets the trainer's checkpoint path to <dir>/training.safetensors and, with --resume, the
+// number of epochs still to train (--epochs is the total), printing what it does. Returns the
+// checkpoint to load after the trainer is built ("" when not resuming).
+std::string plan_resume(const CommonOptions& common, const std::filesystem::path& dir,
+                        int64_t total_epochs, elman::TrainerOptions& to);
 
 // "cpu", "cuda" (an error when no device is present) or "auto" (CUDA when present, else the CPU
 // with a one-line notice on stderr).
@@ -41,6 +59,9 @@ std::vector<std::vector<float>> hidden_states_of(elman::RNN& rnn, const std::vec
 // One line per epoch: "epoch   3/50  train 0.123456  val 0.120000  0.01 s  9000 seq/s".
 // `unit_scale` converts the loss for display (1/ln 2 turns nats into bits).
 void print_epoch(const elman::EpochResult& r, int64_t epochs, double unit_scale = 1.0);
+
+// "full BPTT" when k is 0 or >= steps, else "truncated BPTT in chunks of k steps".
+std::string bptt_str(int64_t k, int64_t steps);
 
 // Joins argv into one shell-quoted line.
 std::string join_command_line(int argc, char** argv);

@@ -16,5 +16,7 @@ void add_chars(CLI::App& app, CommonOptions& common, int& status);
 
 // The options every scenario takes: --device, --seed, --out.
 void add_common_options(CLI::App& sub, CommonOptions& common);
+// And those of the training scenarios (next-number, series, chars): --resume.
+void add_training_options(CLI::App& sub, CommonOptions& common);
 
 }  // namespace demo

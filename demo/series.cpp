@@ -14,7 +14,7 @@ namespace {
 struct SeriesOptions {
   std::string csv, column, missing = "interpolate";
   bool differences = false;
-  int64_t window = 20, hidden = 32, epochs = 40, batch = 16;
+  int64_t window = 20, hidden = 32, epochs = 40, batch = 16, bptt = 50;
   float lr = 0.005f, clip = 1.0f, val_fraction = 0.2f;
 };
 
@@ -90,16 +90,19 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
   opt.add_parameters(rnn.flat_parameters(), rnn.flat_grads());
   opt.add_parameters(fc.flat_parameters(), fc.flat_grads());
   elman::TrainerOptions to;
-  to.epochs = o.epochs;
   to.batch_size = o.batch;
   to.seed = common.seed;
   to.clip_norm = o.clip;
+  to.bptt = o.bptt;
+  const std::string resume = plan_resume(common, dir, o.epochs, to);
   elman::Trainer trainer(rnn, fc, opt, to);
+  if (!resume.empty()) trainer.load_checkpoint(resume);
   std::printf(
-      "RNN(1, %lld) + Linear(%lld, 1), Adam lr %g, batch %lld, clip %g, on %s "
+      "RNN(1, %lld) + Linear(%lld, 1), Adam lr %g, batch %lld, clip %g, %s, on %s "
       "(losses: MSE of normalised values)\n",
       static_cast<long long>(o.hidden), static_cast<long long>(o.hidden), static_cast<double>(o.lr),
-      static_cast<long long>(o.batch), static_cast<double>(o.clip), device.str().c_str());
+      static_cast<long long>(o.batch), static_cast<double>(o.clip),
+      bptt_str(o.bptt, o.window).c_str(), device.str().c_str());
   const int64_t every = std::max<int64_t>(1, o.epochs / 10);
   const elman::FitResult fit = trainer.fit(train, &val, [&](const elman::EpochResult& r) {
     if (r.epoch == 1 || r.epoch % every == 0 || r.epoch == o.epochs) print_epoch(r, o.epochs);
@@ -163,7 +166,8 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
                           {"normalizer_mean", mean},
                           {"normalizer_scale", scale}});
   std::cout << "run folder: " << dir.string()
-            << " (predictions.csv, metrics.csv, hidden_states.csv, model.safetensors)\n";
+            << " (predictions.csv, metrics.csv, hidden_states.csv, model.safetensors, "
+               "training.safetensors)\n";
   return 0;
 }
 
@@ -174,6 +178,7 @@ void add_series(CLI::App& app, CommonOptions& common, int& status) {
   CLI::App* sub =
       app.add_subcommand("series", "forecast the next value of a CSV column (e.g. sunspots)");
   add_common_options(*sub, common);
+  add_training_options(*sub, common);
   sub->add_option("--csv", o.csv, "the CSV file (header row, comma-separated)")->required();
   sub->add_option("--column", o.column, "the column to forecast, by its header name")->required();
   sub->add_option("--missing", o.missing,
@@ -201,6 +206,11 @@ void add_series(CLI::App& app, CommonOptions& common, int& status) {
   sub->add_option("--lr", o.lr, "Adam's learning rate")->capture_default_str();
   sub->add_option("--clip", o.clip, "global gradient-norm clipping (0: off)")
       ->capture_default_str();
+  sub->add_option("--bptt", o.bptt,
+                  "truncated BPTT: train sequences longer than this in chunks of this many "
+                  "steps, the state carried between them (0: full BPTT)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   sub->callback([&common, &status] { status = run_series(common, o); });
 }
 

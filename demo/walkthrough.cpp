@@ -43,17 +43,19 @@ int run_walkthrough(const CommonOptions& common, const WalkthroughOptions& o) {
     std::cout << "  " << name << " " << elman::shape_str(rnn.parameter(name).shape()) << " = "
               << vec_str(rnn.parameter(name).to_vector()) << "\n";
 
-  std::cout << "\nProcessing the sequence step by step, the state carried between calls:\n";
-  std::vector<float> h(static_cast<size_t>(o.hidden), 0.0f);  // empty memory
+  std::cout << "\nProcessing the sequence step by step with RNN::step (nn.RNNCell's use), the "
+               "state carried between calls:\n";
+  // The state is [num_layers, H] for one unbatched sequence; zeros: empty memory.
+  elman::Tensor state = elman::Tensor::zeros({1, o.hidden}, device);
+  std::vector<float> h = state.to_vector();
   std::cout << "initial state (empty memory): " << vec_str(h) << "\n";
   std::vector<std::vector<float>> states;
   std::vector<std::string> inputs;
   for (size_t t = 0; t < o.sequence.size(); ++t) {
     const float x = o.sequence[t];
-    // One step: a length-1 sequence whose h0 is the previous state.
-    const elman::Tensor xt = elman::Tensor::from_vector({1, 1, 1}, {x}, device);
-    const elman::Tensor h0 = elman::Tensor::from_vector({1, 1, o.hidden}, h, device);
-    const std::vector<float> h_new = rnn.forward(xt, h0).h_n.to_vector();
+    const elman::Tensor xt = elman::Tensor::from_vector({1}, {x}, device);  // [input_size]
+    state = rnn.step(xt, state).h_n;  // the new state, fed back in at the next step
+    const std::vector<float> h_new = state.to_vector();
     std::printf(
         "\nstep %zu\n  input          x = %g\n  previous state   %s\n  new state        %s\n",
         t + 1, static_cast<double>(x), vec_str(h).c_str(), vec_str(h_new).c_str());
@@ -65,8 +67,8 @@ int run_walkthrough(const CommonOptions& common, const WalkthroughOptions& o) {
   }
   std::cout << "\nfinal state (the memory of the whole sequence): " << vec_str(h) << "\n";
 
-  // The same sequence in one forward call must give the same states: stepping is not a
-  // different model, only a different way to drive it.
+  // The same sequence in one forward() call must give the same states: stepping is not a
+  // different model, only a different way to drive it (streaming inference).
   const auto whole = hidden_states_of(rnn, o.sequence, static_cast<int64_t>(o.sequence.size()));
   double max_diff = 0.0;
   for (size_t t = 0; t < states.size(); ++t)
