@@ -19,6 +19,8 @@ std::string shape_case_name(const ShapeCase& c) {
          (c.has_grad_h_n ? "_ghn" : "");
 }
 
+void PrintTo(const ShapeCase& c, std::ostream* os) { *os << shape_case_name(c); }
+
 std::vector<ShapeCase> shape_grid() {
   using N = Nonlinearity;
   std::vector<ShapeCase> c;

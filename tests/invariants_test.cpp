@@ -347,6 +347,74 @@ TEST_P(Invariants, CacheHoldsTheLatestForward) {
   EXPECT_TRUE(close("parameter gradients", rnn.flat_grads(), ref.flat_grads, 1e-4));
 }
 
+// Arguments that are views at an offset into a larger tensor, and results that are such views,
+// behave exactly like standalone tensors (data() honours the view's offset everywhere).
+TEST_P(Invariants, ViewsAsArgumentsAndResults) {
+  ELMAN_SKIP_IF_NO_DEVICE(GetParam());
+  const RNNOptions o = make_options(3, 4, 2, Nonlinearity::kTanh, true, true);
+  Context ctx(dev());
+  RNN rnn(ctx, o, 21);
+  const int64_t T = 5, B = 2;
+  const Shape in_shape = input_shape(o, T, B), st_shape = state_shape(o, B);
+  const Shape out_shape = output_shape(o, T, B);
+  const std::vector<float> x = to_float(random_floats(shape_numel(in_shape), 1));
+  const std::vector<float> h0 = to_float(random_floats(shape_numel(st_shape), 2));
+  const std::vector<float> go = to_float(random_floats(shape_numel(out_shape), 3));
+  auto embedded = [&](const std::vector<float>& v, const Shape& s, int64_t offset) {
+    std::vector<float> big(v.size() + offset + 5, kNaN);  // NaN around the view
+    std::copy(v.begin(), v.end(), big.begin() + offset);
+    return Tensor::from_vector({static_cast<int64_t>(big.size())}, big, dev()).view(s, offset);
+  };
+  RNNCache c1, c2;
+  const RNNOutput a = rnn.forward_train(Tensor::from_vector(in_shape, x, dev()),
+                                        Tensor::from_vector(st_shape, h0, dev()), c1);
+  rnn.zero_grad();
+  const RNNInputGrads ga = rnn.backward(c1, Tensor::from_vector(out_shape, go, dev()));
+  const std::vector<float> wa = rnn.flat_grads().to_vector();
+  RNNOutput b{embedded(std::vector<float>(shape_numel(out_shape), kNaN), out_shape, 3),
+              embedded(std::vector<float>(shape_numel(st_shape), kNaN), st_shape, 11)};
+  rnn.forward_train_into(embedded(x, in_shape, 7), embedded(h0, st_shape, 13), c2, b);
+  rnn.zero_grad();
+  RNNInputGrads gb{embedded(std::vector<float>(shape_numel(in_shape), kNaN), in_shape, 2),
+                   embedded(std::vector<float>(shape_numel(st_shape), kNaN), st_shape, 9)};
+  rnn.backward_into(c2, embedded(go, out_shape, 17), Tensor(), gb);
+  // The same computation on the same values: identical floats.
+  EXPECT_TRUE(identical("output", b.output.to_vector(), a.output.to_vector()));
+  EXPECT_TRUE(identical("h_n", b.h_n.to_vector(), a.h_n.to_vector()));
+  EXPECT_TRUE(identical("grad_input", gb.grad_input.to_vector(), ga.grad_input.to_vector()));
+  EXPECT_TRUE(identical("grad_h0", gb.grad_h0.to_vector(), ga.grad_h0.to_vector()));
+  EXPECT_TRUE(identical("parameter gradients", rnn.flat_grads().to_vector(), wa));
+}
+
+// A moved model keeps its parameters and keeps working; a cache filled before the move names
+// the old object, so it is refused rather than misused.
+TEST_P(Invariants, MovedModelStillWorks) {
+  ELMAN_SKIP_IF_NO_DEVICE(GetParam());
+  const RNNOptions o = make_options(3, 4, 1, Nonlinearity::kTanh, true, false);
+  Context ctx(dev());
+  RNN a(ctx, o, 5);
+  const std::vector<float> params = a.flat_parameters().to_vector();
+  const int64_t T = 4, B = 2;
+  const std::vector<double> x = random_floats(shape_numel(input_shape(o, T, B)), 1);
+  const std::vector<double> go = random_floats(shape_numel(output_shape(o, T, B)), 2);
+  const Tensor xt = Tensor::from_vector(input_shape(o, T, B), to_float(x), dev());
+  RNNCache before;
+  a.forward_train(xt, Tensor(), before);
+  RNN b(std::move(a));
+  EXPECT_TRUE(identical("parameters", b.flat_parameters().to_vector(), params));
+  EXPECT_EQ(b.parameter_names().size(), 8u);  // 4 per direction
+  RNNCache cache;
+  const RNNOutput out = b.forward_train(xt, Tensor(), cache);
+  b.zero_grad();
+  const RNNInputGrads g =
+      b.backward(cache, Tensor::from_vector(output_shape(o, T, B), to_float(go), dev()));
+  const ReferenceRun ref = run_reference(b, x, T, B, nullptr, &go, nullptr);
+  EXPECT_TRUE(close("output", out.output, ref.fwd.output, 1e-5));  // float32, DESIGN.md §4
+  EXPECT_TRUE(close("grad_input", g.grad_input, ref.grads.input, 1e-4));
+  EXPECT_TRUE(close("parameter gradients", b.flat_grads(), ref.flat_grads, 1e-4));
+  EXPECT_THROW(b.backward(before, Tensor()), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, Invariants, ::testing::Values(Where::kCPU, Where::kCUDA),
                          [](const ::testing::TestParamInfo<Where>& info) {
                            return std::string(where_name(info.param));

@@ -18,6 +18,11 @@ std::string case_name(const ::testing::TestParamInfo<GradCase>& info) {
          (c.has_grad_h_n ? "_ghn" : "");
 }
 
+void PrintTo(const GradCase& c, std::ostream* os) {
+  *os << options_str(c.o) << (c.has_h0 ? " h0" : " no h0") << (c.has_grad_output ? " gout" : "")
+      << (c.has_grad_h_n ? " ghn" : "");
+}
+
 std::vector<GradCase> grid() {
   std::vector<GradCase> cases;
   for (Nonlinearity nl : {Nonlinearity::kTanh, Nonlinearity::kReLU})

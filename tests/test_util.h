@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <ostream>
 #include <random>
 #include <sstream>
 #include <string>
@@ -25,6 +26,7 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 enum class Where { kCPU, kCUDA };
 inline Device device_of(Where w) { return w == Where::kCPU ? Device::cpu() : Device::cuda(0); }
 inline const char* where_name(Where w) { return w == Where::kCPU ? "cpu" : "cuda"; }
+inline void PrintTo(Where w, std::ostream* os) { *os << where_name(w); }  // gtest's messages
 
 // Must be used in the test body: GTEST_SKIP returns from the calling function.
 #define ELMAN_SKIP_IF_NO_DEVICE(where)                                               \
