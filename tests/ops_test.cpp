@@ -1,5 +1,5 @@
-// The functor ops of kernels/layout_ops.h and kernels/step_ops.h (index arithmetic, strides),
-// the backend GEMM seam, and host/param_layout.h's offsets, on the CPU and, where present, CUDA.
+// The functor ops of kernels/layout_ops.h and kernels/step_ops.h (index arithmetic in both index
+// forms, strides), the backend GEMM seam and host/param_layout.h's offsets, on CPU and CUDA.
 #include <gtest/gtest.h>
 
 #include <numeric>
@@ -19,27 +19,37 @@ std::vector<float> iota_floats(int64_t n, float start = 1.0f) {
   return v;
 }
 
-class Ops : public ::testing::TestWithParam<Where> {
+// How an op is run: through detail::run (the CPU loop, which may use the op's row form
+// at(row, col), or the CUDA launcher), or, on the CPU, by calling operator()(i) for every flat
+// index i: the form the CUDA launcher runs, so its index arithmetic is checked without a GPU.
+enum class Form { kRun, kFlatIndex };
+
+class Ops : public ::testing::TestWithParam<std::tuple<Where, Form>> {
  protected:
   void SetUp() override {
-    if (GetParam() == Where::kCUDA && cuda_device_count() == 0) return;
-    ctx_ = std::make_unique<Context>(device_of(GetParam()));
+    if (where() == Where::kCUDA && cuda_device_count() == 0) return;
+    ctx_ = std::make_unique<Context>(device_of(where()));
   }
-  Device dev() const { return device_of(GetParam()); }
+  Where where() const { return std::get<0>(GetParam()); }
+  Device dev() const { return device_of(where()); }
   Tensor on_device(const Shape& s, const std::vector<float>& v) const {
     return Tensor::from_vector(s, v, dev());
   }
-  // Runs `op` on this test's backend and waits for it.
+  // Runs `op` on this test's backend, in this test's form, and waits for it.
   template <typename Op>
   void run(const Op& op) {
-    detail::run(ctx_->backend(), op);
+    if (std::get<1>(GetParam()) == Form::kFlatIndex && where() == Where::kCPU) {
+      for (int64_t i = 0; i < op.size(); ++i) op(i);
+    } else {
+      detail::run(ctx_->backend(), op);
+    }
     ctx_->synchronize();
   }
   std::unique_ptr<Context> ctx_;
 };
 
 TEST_P(Ops, FillAndAxpy) {
-  ELMAN_SKIP_IF_NO_DEVICE(GetParam());
+  ELMAN_SKIP_IF_NO_DEVICE(where());
   Tensor t = on_device({7}, std::vector<float>(7, kNaN));
   run(detail::Fill{t.data(), 5, 2.5f});  // only the first 5
   const std::vector<float> v = t.to_vector();
@@ -51,7 +61,7 @@ TEST_P(Ops, FillAndAxpy) {
 }
 
 TEST_P(Ops, CopyRowsWithStrides) {
-  ELMAN_SKIP_IF_NO_DEVICE(GetParam());
+  ELMAN_SKIP_IF_NO_DEVICE(where());
   // src: 3 rows of 2 used columns with row stride 4; dst: row stride 5, pre-filled with -1.
   const Tensor src = on_device({12}, iota_floats(12, 0.0f));
   Tensor dst = on_device({15}, std::vector<float>(15, -1.0f));
@@ -61,7 +71,7 @@ TEST_P(Ops, CopyRowsWithStrides) {
 }
 
 TEST_P(Ops, SwapLeadingDims) {
-  ELMAN_SKIP_IF_NO_DEVICE(GetParam());
+  ELMAN_SKIP_IF_NO_DEVICE(where());
   const int64_t outer = 3, inner = 4, features = 5;
   const std::vector<float> s = iota_floats(outer * inner * features);
   const Tensor src = on_device({outer, inner, features}, s);
@@ -93,7 +103,7 @@ TEST(StepOps, ActivationFunctions) {
 // ForwardStep: h[b, j] = f(pre[b, j] + b_ih[j] + b_hh[j]) with row strides on pre and h, and
 // nothing written outside the [batch, hidden] window of h.
 TEST_P(Ops, ForwardStepWithStrides) {
-  ELMAN_SKIP_IF_NO_DEVICE(GetParam());
+  ELMAN_SKIP_IF_NO_DEVICE(where());
   const int64_t batch = 3, hidden = 4, ld_pre = 6, ld_h = 9;
   const std::vector<float> pre = to_float(random_floats(batch * ld_pre, 1, 2.0));
   const std::vector<float> bi = to_float(random_floats(hidden, 2)),
@@ -142,7 +152,7 @@ TEST_P(Ops, ForwardStepWithStrides) {
 // BackwardStep: delta[b, j] = (dy[b, j] + g[b, j]) * f'(h[b, j]), with the strides of a
 // bidirectional layer's interleaved [T, B, 2H] buffers.
 TEST_P(Ops, BackwardStepWithStrides) {
-  ELMAN_SKIP_IF_NO_DEVICE(GetParam());
+  ELMAN_SKIP_IF_NO_DEVICE(where());
   const int64_t batch = 2, hidden = 3, ld_dy = 7, ld_h = 6, ld_delta = 8;
   const std::vector<float> dy = to_float(random_floats(batch * ld_dy, 1));
   const std::vector<float> g = to_float(random_floats(batch * hidden, 2));
@@ -187,7 +197,7 @@ TEST_P(Ops, BackwardStepWithStrides) {
 // The GEMM seam: column-major C = alpha op(A) op(B) + beta C, with leading dimensions larger
 // than the rows, for every transpose combination, against a plain triple loop.
 TEST_P(Ops, GemmMatchesNaiveColumnMajor) {
-  ELMAN_SKIP_IF_NO_DEVICE(GetParam());
+  ELMAN_SKIP_IF_NO_DEVICE(where());
   using detail::Trans;
   const int64_t m = 5, n = 3, k = 4;
   for (Trans ta : {Trans::kN, Trans::kT})
@@ -224,9 +234,14 @@ TEST_P(Ops, GemmMatchesNaiveColumnMajor) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Ops, ::testing::Values(Where::kCPU, Where::kCUDA),
-                         [](const ::testing::TestParamInfo<Where>& info) {
-                           return std::string(where_name(info.param));
+INSTANTIATE_TEST_SUITE_P(Backends, Ops,
+                         ::testing::Values(std::make_tuple(Where::kCPU, Form::kRun),
+                                           std::make_tuple(Where::kCPU, Form::kFlatIndex),
+                                           std::make_tuple(Where::kCUDA, Form::kRun)),
+                         [](const ::testing::TestParamInfo<std::tuple<Where, Form>>& info) {
+                           return std::string(where_name(std::get<0>(info.param))) +
+                                  (std::get<1>(info.param) == Form::kFlatIndex ? "_flat_index"
+                                                                               : "");
                          });
 
 // --- host/param_layout.h ---
