@@ -101,6 +101,7 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
   const std::string resume = plan_resume(common, dir, o.epochs, to);
   elman::Trainer trainer(rnn, fc, opt, to);
   if (!resume.empty()) trainer.load_checkpoint(resume);
+  const int64_t resumed_epochs = trainer.epochs_done();
   const double bits = 1.0 / std::log(2.0);
   std::printf(
       "RNN(%lld, %lld) + Linear(%lld, %lld) on every step, Adam lr %g, batch %lld, "
@@ -112,7 +113,7 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
       std::log2(static_cast<double>(vocab.size())));
   const elman::FitResult fit = trainer.fit(
       train, &val, [&](const elman::EpochResult& r) { print_epoch(r, o.epochs, bits); });
-  write_metrics(dir, fit.epochs, bits);
+  write_metrics(dir, fit.epochs, resumed_epochs, bits);
   double total = 0;
   for (const auto& r : fit.epochs) total += r.seconds;
   std::printf("trained %zu epochs in %.1f s\n", fit.epochs.size(), total);

@@ -106,6 +106,7 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
   const std::string resume = plan_resume(common, dir, o.epochs, to);
   elman::Trainer trainer(rnn, fc, opt, to);
   if (!resume.empty()) trainer.load_checkpoint(resume);
+  const int64_t resumed_epochs = trainer.epochs_done();
 
   std::cout << "next-number: " << o.examples << " windows of " << o.window
             << " consecutive integers (start 0-" << o.start_max - 1 << "), batch " << o.batch
@@ -117,7 +118,7 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
   const elman::FitResult fit = trainer.fit(train, &val, [&](const elman::EpochResult& r) {
     if (r.epoch == 1 || r.epoch % 10 == 0 || r.epoch == o.epochs) print_epoch(r, o.epochs);
   });
-  write_metrics(dir, fit.epochs);
+  write_metrics(dir, fit.epochs, resumed_epochs);
   double total = 0.0;
   for (const auto& r : fit.epochs) total += r.seconds;
   std::printf("trained %zu epochs in %.2f s (MSE of the %s)\n", fit.epochs.size(), total,

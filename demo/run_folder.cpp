@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -90,16 +91,26 @@ std::filesystem::path make_run_folder(const CommonOptions& common, const std::st
 }
 
 void write_metrics(const std::filesystem::path& dir, const std::vector<elman::EpochResult>& epochs,
-                   double unit_scale) {
-  std::ofstream f(dir / "metrics.csv");
+                   int64_t keep_epochs, double unit_scale) {
+  const std::filesystem::path path = dir / "metrics.csv";
+  std::vector<std::string> kept;  // a resumed run keeps the rows of the epochs before it
+  if (keep_epochs > 0) {
+    std::ifstream old(path);
+    std::string row;
+    std::getline(old, row);  // the header
+    while (std::getline(old, row))
+      if (!row.empty() && std::atoll(row.c_str()) <= keep_epochs) kept.push_back(row);
+  }
+  std::ofstream f(path);
   f << "epoch,train_loss,val_loss,seconds\n";
+  for (const std::string& row : kept) f << row << "\n";
   char line[128];
   for (const auto& r : epochs) {
     std::snprintf(line, sizeof line, "%lld,%.9g,%.9g,%.6f\n", static_cast<long long>(r.epoch),
                   r.train_loss * unit_scale, r.val_loss * unit_scale, r.seconds);
     f << line;
   }
-  if (!f) throw elman::Error("cannot write '" + (dir / "metrics.csv").string() + "'");
+  if (!f) throw elman::Error("cannot write '" + path.string() + "'");
 }
 
 void write_hidden_states(const std::filesystem::path& dir, const std::vector<std::string>& inputs,

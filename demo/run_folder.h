@@ -44,8 +44,10 @@ elman::Device pick_device(const std::string& name);
 std::filesystem::path make_run_folder(const CommonOptions& common, const std::string& scenario);
 
 // metrics.csv: epoch,train_loss,val_loss,seconds; losses times `unit_scale` (1/ln 2: bits).
+// The rows of epochs <= keep_epochs already in the folder's metrics.csv are kept (a run resumed
+// into its own folder gets the whole curve).
 void write_metrics(const std::filesystem::path& dir, const std::vector<elman::EpochResult>& epochs,
-                   double unit_scale = 1.0);
+                   int64_t keep_epochs = 0, double unit_scale = 1.0);
 
 // hidden_states.csv: step,input,h0,h1,... with one row per time step.
 void write_hidden_states(const std::filesystem::path& dir, const std::vector<std::string>& inputs,

@@ -97,6 +97,7 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
   const std::string resume = plan_resume(common, dir, o.epochs, to);
   elman::Trainer trainer(rnn, fc, opt, to);
   if (!resume.empty()) trainer.load_checkpoint(resume);
+  const int64_t resumed_epochs = trainer.epochs_done();
   std::printf(
       "RNN(1, %lld) + Linear(%lld, 1), Adam lr %g, batch %lld, clip %g, %s, on %s "
       "(losses: MSE of normalised values)\n",
@@ -107,7 +108,7 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
   const elman::FitResult fit = trainer.fit(train, &val, [&](const elman::EpochResult& r) {
     if (r.epoch == 1 || r.epoch % every == 0 || r.epoch == o.epochs) print_epoch(r, o.epochs);
   });
-  write_metrics(dir, fit.epochs);
+  write_metrics(dir, fit.epochs, resumed_epochs);
   double total = 0;
   for (const auto& r : fit.epochs) total += r.seconds;
   std::printf("trained %zu epochs in %.2f s\n", fit.epochs.size(), total);
