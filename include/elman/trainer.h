@@ -42,7 +42,9 @@ struct TrainerOptions {
   // The epoch's loss stays the mean over the whole sequences.
   int64_t bptt = 0;
   // When not empty, fit() writes a training checkpoint (Trainer::save_checkpoint) to this path,
-  // atomically, after every epoch whose losses and gradients were all finite.
+  // atomically, after every epoch whose losses and gradients were all finite (one read-back of
+  // the parameters and optimizer state per epoch). A write that fails (full disk, read-only
+  // folder) throws elman::Error out of fit(); the previous file is then intact.
   std::string checkpoint_path;
 };
 

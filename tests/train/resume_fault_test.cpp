@@ -20,8 +20,8 @@ struct Model {
   Context ctx;
   RNN rnn;
   Linear fc;
-  Model(int64_t in, int64_t hidden, int64_t out, uint64_t seed)
-      : rnn(ctx, options(in, hidden), seed), fc(ctx, hidden, out, seed + 1) {}
+  Model(int64_t in, int64_t hidden, int64_t out, uint64_t seed, Device dev = Device::cpu())
+      : ctx(dev), rnn(ctx, options(in, hidden), seed), fc(ctx, hidden, out, seed + 1) {}
   static RNNOptions options(int64_t in, int64_t hidden) {
     RNNOptions o;
     o.input_size = in;
@@ -70,8 +70,8 @@ struct Session {
   std::unique_ptr<Optimizer> opt;
   std::unique_ptr<Trainer> tr;
   Session(Opt kind, int64_t epochs, uint64_t model_seed, int64_t bptt = 0,
-          const std::string& checkpoint = "")
-      : m(2, 6, 1, model_seed) {
+          const std::string& checkpoint = "", Device dev = Device::cpu())
+      : m(2, 6, 1, model_seed, dev) {
     if (kind == Opt::kAdam) opt = std::make_unique<Adam>(m.ctx, AdamOptions{0.01f});
     if (kind == Opt::kAdamW) opt = std::make_unique<AdamW>(m.ctx, AdamWOptions{});
     if (kind == Opt::kSgdMomentum) {
@@ -306,6 +306,49 @@ TEST(Faults, WithoutCheckpointTheMessageSaysSo) {
   const FitResult r = s.tr->fit(bad, nullptr);
   ASSERT_TRUE(r.stopped);
   expect_mentions(r.message, {"epoch 1, step 1 of 1", "No checkpoint was written"});
+}
+
+#define SKIP_WITHOUT_CUDA() \
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device"
+
+TEST(FaultsCuda, OverflowingGradientIsNamed) {
+  SKIP_WITHOUT_CUDA();
+  // The device-side flags (FirstNonFinite on CUDA) must name what the CPU names.
+  Session s(Opt::kAdam, 3, 5, 0, "", Device::cuda(0));
+  Tensor& w_ih = s.m.rnn.parameter("weight_ih_l0");
+  w_ih.copy_from(Tensor::from_vector(
+      w_ih.shape(), std::vector<float>(static_cast<size_t>(w_ih.numel()), 3e-38f)));
+  Dataset bad = regression(4, 5, 2, 5, 7);
+  for (size_t i = 0; i < bad.inputs.size(); ++i) bad.inputs[i] = i % 2 == 0 ? 1e38f : 0.0f;
+  for (float& t : bad.targets) t = 1e6f;
+  const FitResult r = s.tr->fit(bad, nullptr);
+  ASSERT_TRUE(r.stopped);
+  EXPECT_EQ(r.fault_epoch, 1);
+  EXPECT_EQ(r.fault_step, 1);
+  EXPECT_EQ(r.fault_tensor, "grad of rnn.weight_ih_l0") << r.message;
+}
+
+TEST(ResumeCuda, ContinuesAsTheUninterruptedRun) {
+  SKIP_WITHOUT_CUDA();
+  const int64_t T = 6;
+  const Dataset train = regression(11, T, 2, T, 1);
+  const std::string path = temp_dir() + "/training.safetensors";
+  Session straight(Opt::kAdam, 4, 3, 4, "", Device::cuda(0));
+  const std::vector<double> all = losses_of(straight.tr->fit(train, nullptr));
+  std::vector<double> resumed;
+  {
+    Session first(Opt::kAdam, 2, 3, 4, "", Device::cuda(0));
+    resumed = losses_of(first.tr->fit(train, nullptr));
+    first.tr->save_checkpoint(path);
+  }
+  Session second(Opt::kAdam, 2, 99, 4, "", Device::cuda(0));
+  second.tr->load_checkpoint(path);
+  const std::vector<double> rest = losses_of(second.tr->fit(train, nullptr));
+  resumed.insert(resumed.end(), rest.begin(), rest.end());
+  ASSERT_EQ(resumed.size(), all.size());
+  // The same kernels and cuBLAS calls in the same order on one device: expected bit for bit;
+  // 1e-6 relative allows for a library choosing another reduction order between two handles.
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_NEAR(resumed[i], all[i], 1e-6 * std::fabs(all[i]));
 }
 
 }  // namespace
