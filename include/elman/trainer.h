@@ -115,7 +115,9 @@ class Trainer {
   // shuffle generator) so that fit() continues exactly as the uninterrupted run would have.
   // All-or-nothing: a missing, extra, misshapen or non-finite tensor, another optimizer kind or
   // a bad metadata field throws elman::Error naming the file and the problem, and nothing is
-  // changed. Returns the file's metadata.
+  // changed. The recorded seed, batch_size, bptt and learning_rate are informational: this
+  // trainer's own options apply from here on (the same options give the uninterrupted run).
+  // Returns the file's metadata.
   std::map<std::string, std::string> load_checkpoint(const std::string& path);
 
   struct Impl;  // opaque: the device buffers of a training step

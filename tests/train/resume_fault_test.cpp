@@ -2,9 +2,11 @@
 // uninterrupted one; a non-finite loss or gradient stops training naming the epoch, the step,
 // the tensor and the last good checkpoint, which stays on disk, finite.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -306,6 +308,38 @@ TEST(Faults, WithoutCheckpointTheMessageSaysSo) {
   const FitResult r = s.tr->fit(bad, nullptr);
   ASSERT_TRUE(r.stopped);
   expect_mentions(r.message, {"epoch 1, step 1 of 1", "No checkpoint was written"});
+}
+
+TEST(Faults, FailedCheckpointWriteThrowsAndKeepsThePreviousOne) {
+  // After epoch 1's checkpoint, a file-size limit far below the checkpoint's size (SIGXFSZ
+  // ignored, so the write fails with EFBIG instead of killing the test): epoch 2's save fails.
+  const std::string path = temp_dir() + "/training.safetensors";
+  Session s(Opt::kAdam, 3, 5, 0, path);
+  std::string epoch1;
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  void (*old_handler)(int) = std::signal(SIGXFSZ, SIG_IGN);
+  auto limit = [&](const EpochResult& r) {
+    if (r.epoch != 1) return;
+    epoch1 = file_bytes(path);
+    rlimit small = old;
+    small.rlim_cur = 1024;
+    setrlimit(RLIMIT_FSIZE, &small);
+  };
+  std::string error;
+  try {
+    s.tr->fit(regression(8, 4, 2, 4, 5), nullptr, limit);
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_NE(error.find(path), std::string::npos)
+      << "fit did not throw, or not naming the file: " << error;
+  ASSERT_FALSE(epoch1.empty());
+  EXPECT_EQ(file_bytes(path), epoch1);
+  Session fresh(Opt::kAdam, 1, 50);
+  EXPECT_EQ(fresh.tr->load_checkpoint(path).at("epoch"), "1");
 }
 
 #define SKIP_WITHOUT_CUDA() \
