@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "elman/device.h"
 #include "kernels/batch_ops.h"
@@ -51,13 +53,27 @@ class Backend {
 template <typename Op>
 void launch_cuda(const Op& op, CUstream_st* stream);
 
+// Whether Op also offers the two-index form at(row, col) with rows() and cols().
+template <typename Op, typename = void>
+struct HasRowForm : std::false_type {};
+template <typename Op>
+struct HasRowForm<Op, std::void_t<decltype(std::declval<const Op&>().at(int64_t{}, int64_t{})),
+                                  decltype(std::declval<const Op&>().rows())>> : std::true_type {};
+
 // Runs a functor op: op(i) for i in [0, op.size()), on the backend's device and current lane.
-// On the CPU this loop is the launcher; on CUDA launch_cuda is.
+// On the CPU this loop is the launcher (row by row where the op has at(row, col), so no
+// division per element); on CUDA launch_cuda is.
 template <typename Op>
 void run(Backend& backend, const Op& op) {
   if (backend.device().is_cpu()) {
-    const int64_t n = op.size();
-    for (int64_t i = 0; i < n; ++i) op(i);
+    if constexpr (HasRowForm<Op>::value) {
+      const int64_t rows = op.rows(), cols = op.cols();
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) op.at(r, c);
+    } else {
+      const int64_t n = op.size();
+      for (int64_t i = 0; i < n; ++i) op(i);
+    }
   } else {
     launch_cuda(op, backend.current_stream());
   }

@@ -25,11 +25,15 @@ struct GatherSequences {
   const int32_t* lengths;  // internal order
   bool batch_first;
   int64_t size() const { return seq_len * batch * features; }
-  ELMAN_HD void operator()(int64_t k) const {
-    const int64_t f = k % features, i = (k / features) % batch, t = k / (features * batch);
+  int64_t rows() const { return seq_len * batch; }
+  int64_t cols() const { return features; }
+  ELMAN_HD void operator()(int64_t k) const { at(k / features, k % features); }
+  ELMAN_HD void at(int64_t row, int64_t f) const {  // row = t * batch + i
+    const int64_t i = row % batch, t = row / batch;
     const int64_t b = perm ? perm[i] : i;
     const bool live = !lengths || t < lengths[i];
-    dst[k] = live ? src[user_row(batch_first, seq_len, batch, t, b) * features + f] : 0.0f;
+    dst[row * features + f] =
+        live ? src[user_row(batch_first, seq_len, batch, t, b) * features + f] : 0.0f;
   }
 };
 
@@ -42,11 +46,15 @@ struct ScatterSequences {
   const int32_t* lengths;
   bool batch_first;
   int64_t size() const { return seq_len * batch * features; }
-  ELMAN_HD void operator()(int64_t k) const {
-    const int64_t f = k % features, i = (k / features) % batch, t = k / (features * batch);
+  int64_t rows() const { return seq_len * batch; }
+  int64_t cols() const { return features; }
+  ELMAN_HD void operator()(int64_t k) const { at(k / features, k % features); }
+  ELMAN_HD void at(int64_t row, int64_t f) const {  // row = t * batch + i
+    const int64_t i = row % batch, t = row / batch;
     const int64_t b = perm ? perm[i] : i;
     const bool live = !lengths || t < lengths[i];
-    dst[user_row(batch_first, seq_len, batch, t, b) * features + f] = live ? src[k] : 0.0f;
+    dst[user_row(batch_first, seq_len, batch, t, b) * features + f] =
+        live ? src[row * features + f] : 0.0f;
   }
 };
 
@@ -59,9 +67,12 @@ struct PermuteRows {
   const int32_t* perm;  // not null
   bool to_internal;
   int64_t size() const { return slices * batch * features; }
-  ELMAN_HD void operator()(int64_t k) const {
-    const int64_t f = k % features, i = (k / features) % batch, s = k / (features * batch);
-    const int64_t p = (s * batch + perm[i]) * features + f;
+  int64_t rows() const { return slices * batch; }
+  int64_t cols() const { return features; }
+  ELMAN_HD void operator()(int64_t k) const { at(k / features, k % features); }
+  ELMAN_HD void at(int64_t row, int64_t f) const {  // row = s * batch + i
+    const int64_t i = row % batch, s = row / batch;
+    const int64_t k = row * features + f, p = (s * batch + perm[i]) * features + f;
     if (to_internal)
       dst[k] = src[p];
     else
@@ -80,8 +91,10 @@ struct GatherFinalStep {
   const int32_t* lengths;
   bool at_start;
   int64_t size() const { return batch * features; }
-  ELMAN_HD void operator()(int64_t k) const {
-    const int64_t f = k % features, i = k / features;
+  int64_t rows() const { return batch; }
+  int64_t cols() const { return features; }
+  ELMAN_HD void operator()(int64_t k) const { at(k / features, k % features); }
+  ELMAN_HD void at(int64_t i, int64_t f) const {
     const int64_t t = at_start ? 0 : (lengths ? lengths[i] : seq_len) - 1;
     const int64_t b = perm ? perm[i] : i;
     dst[b * features + f] = src[(t * batch + i) * ld_src + f];

@@ -20,12 +20,12 @@ struct Fill {
 struct CopyRows {
   const float* src;
   float* dst;
-  int64_t rows, cols, ld_src, ld_dst;
-  int64_t size() const { return rows * cols; }
-  ELMAN_HD void operator()(int64_t i) const {
-    const int64_t r = i / cols, c = i % cols;
-    dst[r * ld_dst + c] = src[r * ld_src + c];
-  }
+  int64_t n_rows, n_cols, ld_src, ld_dst;
+  int64_t size() const { return n_rows * n_cols; }
+  int64_t rows() const { return n_rows; }
+  int64_t cols() const { return n_cols; }
+  ELMAN_HD void operator()(int64_t i) const { at(i / n_cols, i % n_cols); }
+  ELMAN_HD void at(int64_t r, int64_t c) const { dst[r * ld_dst + c] = src[r * ld_src + c]; }
 };
 
 // [outer, inner, features] -> [inner, outer, features]: batch_first <-> time-major.
@@ -34,10 +34,12 @@ struct SwapLeadingDims {
   float* dst;        // [inner, outer, features]
   int64_t outer, inner, features;
   int64_t size() const { return outer * inner * features; }
-  ELMAN_HD void operator()(int64_t i) const {
-    const int64_t f = i % features, rest = i / features;
-    const int64_t n = rest % inner, o = rest / inner;
-    dst[(n * outer + o) * features + f] = src[i];
+  int64_t rows() const { return outer * inner; }
+  int64_t cols() const { return features; }
+  ELMAN_HD void operator()(int64_t i) const { at(i / features, i % features); }
+  ELMAN_HD void at(int64_t row, int64_t f) const {  // row = o * inner + n
+    const int64_t n = row % inner, o = row / inner;
+    dst[(n * outer + o) * features + f] = src[row * features + f];
   }
 };
 

@@ -1,5 +1,6 @@
 // The fused element-wise ops of the recurrent step, forward and backward, as functors:
-// operator()(i) computes element i = b * hidden + j. Run by a CUDA launcher or a CPU loop.
+// at(b, j) computes element (b, j); operator()(i) is at(i / hidden, i % hidden) for the CUDA
+// launcher, while the CPU loop calls at() row by row (no division per element).
 #pragma once
 
 #include <cmath>
@@ -32,8 +33,10 @@ struct ForwardStep {
   int64_t active;  // rows [0, active) hold running sequences
 
   int64_t size() const { return batch * hidden; }
-  ELMAN_HD void operator()(int64_t i) const {
-    const int64_t b = i / hidden, j = i % hidden;
+  int64_t rows() const { return batch; }
+  int64_t cols() const { return hidden; }
+  ELMAN_HD void operator()(int64_t i) const { at(i / hidden, i % hidden); }
+  ELMAN_HD void at(int64_t b, int64_t j) const {
     if (b >= active) {
       h[b * ld_h + j] = 0.0f;
       return;
@@ -58,8 +61,10 @@ struct BackwardStep {
   int64_t active;
 
   int64_t size() const { return batch * hidden; }
-  ELMAN_HD void operator()(int64_t i) const {
-    const int64_t b = i / hidden, j = i % hidden;
+  int64_t rows() const { return batch; }
+  int64_t cols() const { return hidden; }
+  ELMAN_HD void operator()(int64_t i) const { at(i / hidden, i % hidden); }
+  ELMAN_HD void at(int64_t b, int64_t j) const {
     if (b >= active) {
       delta[b * ld_delta + j] = 0.0f;
       return;
