@@ -1,5 +1,6 @@
-// The trainer: data sets uploaded once, a mini-batch gathered on the device per step, the whole
-// step queued without a read-back, and the loss sums read once per epoch (DESIGN.md §3).
+// The trainer: data sets uploaded once, a mini-batch gathered on the device per step (or per
+// truncated-BPTT chunk), the whole step queued without a read-back, the loss sums and fault flags
+// read once per epoch (DESIGN.md §3), and training checkpoints for resuming.
 #include "elman/trainer.h"
 
 #include <chrono>

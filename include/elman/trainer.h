@@ -1,5 +1,6 @@
 // elman::Trainer: mini-batch training of an RNN + Linear head (PyTorch's RNN -> fc model) with a
-// seeded shuffle, epochs, a validation set, and the loss read back once per epoch, not per step.
+// seeded shuffle, epochs, a validation set, truncated BPTT, numerical-fault checks, resumable
+// training checkpoints, and the loss read back once per epoch, not per step.
 #pragma once
 
 #include <cstdint>
@@ -72,7 +73,8 @@ struct FitResult {
 //
 // One training step, all queued on the device with no read-back: gather the batch from the
 // uploaded data set by the epoch's order, forward_train, head, fused loss + gradient (its mean
-// added to a device scalar), head and RNN backward, optional clipping, optimizer step.
+// added to a device scalar), head and RNN backward, the non-finite checks, optional clipping,
+// optimizer step.
 // Per epoch the host uploads the shuffled order once and reads the two loss sums once.
 class Trainer {
  public:
