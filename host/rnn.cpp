@@ -3,6 +3,7 @@
 // and rnn_backward.cpp.
 #include "elman/rnn.h"
 
+#include <atomic>
 #include <cmath>
 #include <random>
 
@@ -31,6 +32,9 @@ void RNNOptions::validate() const {
   if (input_size <= 0) bad("input_size", input_size);
   if (hidden_size <= 0) bad("hidden_size", hidden_size);
   if (num_layers <= 0) bad("num_layers", num_layers);
+  if (nonlinearity != Nonlinearity::kTanh && nonlinearity != Nonlinearity::kReLU)
+    throw Error("RNNOptions: nonlinearity must be kTanh or kReLU, got the value " +
+                std::to_string(static_cast<int>(nonlinearity)));
 }
 
 RNNCache::RNNCache() : state_(std::make_unique<State>()) {}
@@ -39,8 +43,16 @@ RNNCache::RNNCache(RNNCache&&) noexcept = default;
 RNNCache& RNNCache::operator=(RNNCache&&) noexcept = default;
 bool RNNCache::valid() const { return state_ && state_->valid; }
 
+static uint64_t next_model_id() {
+  static std::atomic<uint64_t> counter{0};
+  return ++counter;
+}
+
 RNN::RNN(Context& ctx, const RNNOptions& options, uint64_t seed)
-    : ctx_(&ctx), options_(options), workspace_(std::make_unique<Workspace>()) {
+    : ctx_(&ctx),
+      id_(next_model_id()),
+      options_(options),
+      workspace_(std::make_unique<Workspace>()) {
   options_.validate();
   workspace_->layout = detail::make_param_layout(options_);
   const auto& layout = workspace_->layout;

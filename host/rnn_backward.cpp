@@ -24,7 +24,7 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
   constexpr const char* kCall = "RNN::backward";
   if (!cache.valid()) throw Error("RNN::backward: the cache holds no forward_train result");
   const RNNCache::State& st = cache.state();
-  if (st.owner != this)
+  if (st.owner != id_)
     throw Error("RNN::backward: the cache was filled by another model's forward_train");
   const Device device = ctx_->device();
   const detail::DeviceBatch& batch = st.batch;

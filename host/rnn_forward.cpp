@@ -15,10 +15,9 @@ namespace {
 using detail::Backend;
 using detail::Trans;
 
-// Sets up `batch` for `lengths` and uploads the arrays the functors need.
-void prepare_batch(Backend& be, detail::DeviceBatch& batch, const char* call,
-                   const std::vector<int64_t>& lengths, detail::SequenceDims dims) {
-  batch.plan = detail::make_batch_plan(call, lengths, dims.seq_len, dims.batch);
+// Sets up `batch` for `plan` and uploads the arrays the functors need.
+void prepare_batch(Backend& be, detail::DeviceBatch& batch, detail::BatchPlan plan) {
+  batch.plan = std::move(plan);
   batch.perm = batch.lengths = nullptr;
   if (batch.plan.permuted) {
     batch.perm_buffer.upload(be, batch.plan.perm);
@@ -135,9 +134,10 @@ void RNN::forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result,
   const Device device = ctx_->device();
   const detail::SequenceDims dims = detail::check_input(kCall, options_, input, device);
   detail::check_tensor(kCall, "h0", h0, detail::state_shape(options_, dims), device, true);
+  detail::BatchPlan plan = detail::make_batch_plan(kCall, lengths, dims.seq_len, dims.batch);
   Backend& be = ctx_->backend();
   Workspace& ws = *workspace_;
-  prepare_batch(be, ws.batch, kCall, lengths, dims);
+  prepare_batch(be, ws.batch, std::move(plan));
   detail::ensure_result(result.output, detail::output_shape(options_, dims), device);
   detail::ensure_result(result.h_n, detail::state_shape(options_, dims), device);
   if (dims.batch == 0) return;
@@ -164,17 +164,18 @@ void RNN::forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& ca
   const Device device = ctx_->device();
   const detail::SequenceDims dims = detail::check_input(kCall, options_, input, device);
   detail::check_tensor(kCall, "h0", h0, detail::state_shape(options_, dims), device, true);
+  detail::BatchPlan plan = detail::make_batch_plan(kCall, lengths, dims.seq_len, dims.batch);
   Backend& be = ctx_->backend();
   Workspace& ws = *workspace_;
   RNNCache::State& st = cache.state();
-  st.valid = false;
-  prepare_batch(be, st.batch, kCall, lengths, dims);
+  st.valid = false;  // from here on the cache is rewritten
+  prepare_batch(be, st.batch, std::move(plan));
   detail::ensure_result(result.output, detail::output_shape(options_, dims), device);
   detail::ensure_result(result.h_n, detail::state_shape(options_, dims), device);
 
   const int64_t T = dims.seq_len, B = dims.batch, H = options_.hidden_size;
   const int64_t DH = options_.num_directions() * H, L = options_.num_layers;
-  st.owner = this;
+  st.owner = id_;
   st.input = input;
   st.h0 = h0;
   st.layer_buffers.resize(static_cast<size_t>(L));

@@ -50,7 +50,7 @@ struct RNN::Workspace {
 };
 
 struct RNNCache::State {
-  const RNN* owner = nullptr;  // the model whose forward_train filled this cache
+  uint64_t owner = 0;  // RNN::id_ of the model whose forward_train filled this cache (0: none)
   bool valid = false;
   detail::DeviceBatch batch;
   Tensor input;                       // the user's input (shared, not copied)

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <climits>
+#include <memory>
 
 #include "host/backend.h"
 #include "tests/test_util.h"
@@ -125,6 +126,18 @@ TEST_F(ForwardErrors, BackwardWithEmptyOrForeignCache) {
   other.forward_train(Tensor::zeros({5, 3, 4}), Tensor(), foreign);
   EXPECT_TRUE(foreign.valid());
   ELMAN_EXPECT_ERROR(rnn_.backward(foreign, Tensor()), "RNN::backward", "another model");
+}
+
+// A cache outlives its model; a new model, possibly allocated at the same address, must still
+// refuse it (the check once compared addresses).
+TEST_F(ForwardErrors, CacheOfADestroyedModel) {
+  const RNNOptions o = make_options(4, 3, 1, Nonlinearity::kTanh, false, false);
+  RNNCache stale;
+  auto first = std::make_unique<RNN>(ctx_, o, 1);
+  first->forward_train(Tensor::zeros({5, 3, 4}), Tensor(), stale);
+  first.reset();
+  auto second = std::make_unique<RNN>(ctx_, o, 1);
+  ELMAN_EXPECT_ERROR(second->backward(stale, Tensor()), "RNN::backward", "another model");
 }
 
 TEST_F(ForwardErrors, UnknownParameterName) {

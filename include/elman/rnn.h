@@ -51,7 +51,9 @@ class RNNCache {
   ~RNNCache();
   RNNCache(RNNCache&&) noexcept;
   RNNCache& operator=(RNNCache&&) noexcept;
-  bool valid() const;  // true after a forward_train, until the next one fails
+  // True after a forward_train. A forward_train that fails its argument checks leaves the
+  // cache as it was; one that fails later (a device error) leaves it invalid.
+  bool valid() const;
   struct State;
   State& state() { return *state_; }
   const State& state() const { return *state_; }
@@ -64,6 +66,8 @@ class RNN {
  public:
   // Parameters are created on ctx's device and initialised like PyTorch's: each drawn from
   // U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), from a generator seeded with `seed`.
+  // The model keeps a reference to `ctx`: the context must outlive the model and stay where it
+  // is (not be moved from) while the model is used.
   RNN(Context& ctx, const RNNOptions& options, uint64_t seed = 0);
   ~RNN();
   RNN(RNN&&) noexcept;
@@ -124,6 +128,7 @@ class RNN {
  private:
   struct Workspace;
   Context* ctx_;
+  uint64_t id_;  // unique per model, so a cache knows which model filled it
   RNNOptions options_;
   std::vector<std::string> names_;
   Tensor flat_params_, flat_grads_;
