@@ -6,10 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build: cmake, a C++ compiler, OpenBLAS, nlohmann-json, CLI11, GoogleTest.
-# Run: python3 with numpy + matplotlib (plots, interop tests), python3-torch (fixture
-# generation, checkpoint round trip with PyTorch, the CPU benchmark's peer).
+# Run: python3 with numpy + matplotlib (plots, interop tests). Optional, not installed here
+# (large): python3-torch, for fixture generation, the checkpoint round trip with PyTorch (its
+# test skips visibly without it) and elman-bench --device cpu's peer; add it with
+# ELMAN_EXTRA_PACKAGES=python3-torch.
+# Test: clang + its fuzzer runtime (the safetensors fuzz target).
 packages=(cmake g++ make libopenblas-dev nlohmann-json3-dev libcli11-dev googletest libgtest-dev
-          python3 python3-numpy python3-matplotlib ${ELMAN_EXTRA_PACKAGES:-})
+          python3 python3-numpy python3-matplotlib clang libclang-rt-14-dev
+          ${ELMAN_EXTRA_PACKAGES:-})
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
