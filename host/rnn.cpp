@@ -3,6 +3,7 @@
 // and rnn_backward.cpp.
 #include "elman/rnn.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <random>
@@ -58,17 +59,27 @@ RNN::RNN(Context& ctx, const RNNOptions& options, uint64_t seed)
   const auto& layout = workspace_->layout;
   const Device device = ctx.device();
 
+  // Device memory first: a model too large for the device fails here, with the size, before
+  // any host memory of that size is touched.
+  flat_params_ = Tensor::empty({layout.total}, device);
+  flat_grads_ = Tensor::zeros({layout.total}, device);
+
   // PyTorch's reset_parameters: every parameter from U(-k, k), k = 1/sqrt(hidden_size).
   // mt19937_64 is fully specified by the standard, so a seed means the same weights everywhere.
-  std::vector<float> init(static_cast<size_t>(layout.total));
+  // Generated and copied in bounded chunks, so the host never holds a second full copy.
   std::mt19937_64 gen(seed);
   const double k = 1.0 / std::sqrt(static_cast<double>(options_.hidden_size));
-  for (float& v : init) {
-    const double u = static_cast<double>(gen() >> 11) * 0x1.0p-53;  // [0, 1)
-    v = static_cast<float>((2.0 * u - 1.0) * k);
+  constexpr int64_t kChunk = int64_t{1} << 20;
+  std::vector<float> chunk;
+  for (int64_t begin = 0; begin < layout.total; begin += kChunk) {
+    const int64_t n = std::min(kChunk, layout.total - begin);
+    chunk.resize(static_cast<size_t>(n));
+    for (float& v : chunk) {
+      const double u = static_cast<double>(gen() >> 11) * 0x1.0p-53;  // [0, 1)
+      v = static_cast<float>((2.0 * u - 1.0) * k);
+    }
+    flat_params_.view({n}, begin).copy_from(Tensor::from_vector({n}, chunk));
   }
-  flat_params_ = Tensor::from_vector({layout.total}, init, device);
-  flat_grads_ = Tensor::zeros({layout.total}, device);
   for (const auto& e : layout.entries) {
     names_.push_back(e.name);
     params_.push_back(flat_params_.view(e.shape, e.offset));

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <sstream>
 
 #include "elman/error.h"
@@ -34,7 +35,11 @@ Storage::Storage(int64_t numel, Device device) : numel_(numel), device_(device) 
   if (numel < 0) throw Error("Storage: negative size " + std::to_string(numel));
   const size_t bytes = static_cast<size_t>(numel) * sizeof(float);
   if (device.is_cpu()) {
-    if (numel > 0) data_ = new float[static_cast<size_t>(numel)];
+    if (numel > 0) {
+      data_ = new (std::nothrow) float[static_cast<size_t>(numel)];
+      if (!data_)
+        throw Error("Storage: could not allocate " + std::to_string(bytes) + " bytes on cpu");
+    }
   } else {
     data_ = static_cast<float*>(cuda_allocate(bytes, device.index));
   }

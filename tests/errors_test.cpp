@@ -284,6 +284,26 @@ TEST(Errors, CudaDeviceIndexOutOfRange) {
   ELMAN_EXPECT_ERROR(Context(Device::cuda(-1)), "Context", "cuda:-1");
 }
 
+// Out of device memory is an elman::Error naming the size, and it leaks nothing: a normal model
+// works right after. hidden_size 200,000 needs 160 GB for W_hh alone, more than any GPU here.
+TEST(Errors, ModelTooLargeForTheDevice) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  Context ctx(Device::cuda(0));
+  const RNNOptions huge = make_options(1, 200000, 1, Nonlinearity::kTanh, false, false);
+  ELMAN_EXPECT_ERROR(RNN(ctx, huge, 1), "could not allocate", "bytes on cuda:0");
+  for (int i = 0; i < 3; ++i)  // repeated: a leak would pile up
+    ELMAN_EXPECT_ERROR(RNN(ctx, huge, 1), "could not allocate");
+  RNN small(ctx, make_options(3, 4, 1, Nonlinearity::kTanh, false, false), 1);
+  const RNNOutput out = small.forward(Tensor::zeros({2, 1, 3}, Device::cuda(0)));
+  EXPECT_EQ(out.output.shape(), (Shape{2, 1, 4}));
+}
+
+// The same on the host: a CPU tensor too large for memory is an elman::Error, not bad_alloc.
+TEST(Errors, TensorTooLargeForTheHost) {
+  ELMAN_EXPECT_ERROR(Tensor::empty({int64_t{1} << 50}), "could not allocate", "bytes on cpu");
+  EXPECT_EQ(Tensor::zeros({3}).numel(), 3);
+}
+
 TEST(Errors, StreamForCpuContext) {
   ELMAN_EXPECT_ERROR(Context(Device::cpu(), reinterpret_cast<CUstream_st*>(0x1)), "Context",
                      "stream", "CPU");

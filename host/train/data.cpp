@@ -138,6 +138,9 @@ CsvColumn read_csv_column(const std::string& path, const std::string& column,
       throw Error("read_csv_column: " + where + ": '" + field + "' is not a finite number");
     raw.push_back(v);
   }
+  if (result.rows == result.missing)
+    throw Error("read_csv_column: '" + path + "' has no values in column '" + column + "' (" +
+                std::to_string(result.rows) + " rows, all empty)");
 
   if (missing == MissingValues::kSkip) {
     for (double v : raw)
@@ -246,6 +249,11 @@ Dataset make_char_sequences(const std::vector<int>& ids, int64_t classes, int64_
   if (begin < 0 || end < begin || end > static_cast<int64_t>(ids.size()))
     throw Error("make_char_sequences: range [" + std::to_string(begin) + ", " +
                 std::to_string(end) + ") outside the " + std::to_string(ids.size()) + " ids");
+  if (end - begin < seq_len + 1)
+    throw Error(
+        "make_char_sequences: range [" + std::to_string(begin) + ", " + std::to_string(end) +
+        ") holds " + std::to_string(end - begin) +
+        " characters, too few for one sequence of seq_len + 1 = " + std::to_string(seq_len + 1));
   Dataset d;
   d.seq_len = seq_len;
   d.input_size = classes;

@@ -283,6 +283,48 @@ TEST(Data, CsvErrorsNameFileLineAndColumn) {
   EXPECT_THROW(read_csv_column(path + ".missing", "b"), Error);
 }
 
+// Inputs too small for what is asked of them are clear errors, not empty data sets.
+TEST(Data, EmptyOrTooShortInputsAreClearErrors) {
+  const std::string empty = ::testing::TempDir() + "empty.csv";
+  const std::string header_only = ::testing::TempDir() + "header_only.csv";
+  { std::ofstream f(empty); }
+  {
+    std::ofstream f(header_only);
+    f << "a,b\n";
+  }
+  try {
+    read_csv_column(empty, "a");
+    ADD_FAILURE() << "an empty file was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is empty"), std::string::npos) << e.what();
+  }
+  try {
+    read_csv_column(header_only, "a");
+    ADD_FAILURE() << "a file without values was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has no values in column 'a'"), std::string::npos)
+        << e.what();
+  }
+  // A series shorter than the window, or exactly as long (no target left): errors naming both.
+  try {
+    make_windows({1, 2, 3}, 5, 5, 3);
+    ADD_FAILURE() << "a series shorter than the window was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("window = 5"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(make_windows({1, 2, 3, 4, 5}, 5, 5, 6), Error);
+  EXPECT_THROW(make_windows({1, 2, 3}, 0, 1, 3), Error);
+  // Character sequences longer than the text.
+  const Vocabulary v = Vocabulary::from_text("abc");
+  try {
+    make_char_sequences(v.encode("abc"), v.size(), 10, 0, 3);
+    ADD_FAILURE() << "a text shorter than one sequence was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("too few for one sequence"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Data, InterpolationIsLinear) {
   const std::string path = ::testing::TempDir() + "gap.csv";
   {
