@@ -15,37 +15,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Model {
-  Context ctx;
-  RNN rnn;
-  Linear fc;
-  Model(int64_t in, int64_t hidden, int64_t out, uint64_t seed)
-      : rnn(ctx, options(in, hidden), seed), fc(ctx, hidden, out, seed + 1) {}
-  static RNNOptions options(int64_t in, int64_t hidden) {
-    RNNOptions o;
-    o.input_size = in;
-    o.hidden_size = hidden;
-    o.batch_first = true;
-    return o;
-  }
-  std::vector<float> params() {
-    auto a = rnn.flat_parameters().to_vector(), b = fc.flat_parameters().to_vector();
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-  }
-  // RNNPyTorch.forward: fc(rnn(x)[:, -1, :]) on the fixed input of torch_roundtrip.py.
-  std::vector<float> forward_fixed() {
-    const int64_t I = rnn.options().input_size, H = rnn.options().hidden_size;
-    std::vector<float> x;
-    for (int64_t k = 0; k < 2 * 5 * I; ++k) x.push_back(static_cast<float>((k % 7) - 3) * 0.25f);
-    const Tensor out = rnn.forward(Tensor::from_vector({2, 5, I}, x)).output;  // [2, 5, H]
-    std::vector<float> last;
-    const auto o = out.to_vector();
-    for (int64_t b = 0; b < 2; ++b)
-      last.insert(last.end(), o.begin() + (b * 5 + 4) * H, o.begin() + (b * 5 + 5) * H);
-    return fc.forward(Tensor::from_vector({2, H}, last)).to_vector();
-  }
-};
+using train_test::Model;
+
+// RNNPyTorch.forward: fc(rnn(x)[:, -1, :]) on the fixed input of torch_roundtrip.py.
+std::vector<float> forward_fixed(Model& m) {
+  const int64_t I = m.rnn.options().input_size, H = m.rnn.options().hidden_size;
+  std::vector<float> x;
+  for (int64_t k = 0; k < 2 * 5 * I; ++k) x.push_back(static_cast<float>((k % 7) - 3) * 0.25f);
+  const Tensor out = m.rnn.forward(Tensor::from_vector({2, 5, I}, x)).output;  // [2, 5, H]
+  std::vector<float> last;
+  const auto o = out.to_vector();
+  for (int64_t b = 0; b < 2; ++b)
+    last.insert(last.end(), o.begin() + (b * 5 + 4) * H, o.begin() + (b * 5 + 5) * H);
+  return m.fc.forward(Tensor::from_vector({2, H}, last)).to_vector();
+}
 
 std::string temp_path(const std::string& name) {
   const fs::path dir = fs::path(::testing::TempDir()) / "elman_checkpoint_test";
@@ -166,14 +149,14 @@ TEST(Checkpoint, PyTorchRoundTripBothWays) {
     return nlohmann::json::parse(f).get<std::vector<float>>();
   };
   // 1. PyTorch loaded elman's file: same outputs as elman's own forward.
-  const auto mine = a.forward_fixed(), theirs = read_json("torch_on_elman.json");
+  const auto mine = forward_fixed(a), theirs = read_json("torch_on_elman.json");
   ASSERT_EQ(mine.size(), theirs.size());
   for (size_t i = 0; i < mine.size(); ++i)
     EXPECT_NEAR(mine[i], theirs[i], 1e-5) << i;  // float32 both sides, 5 steps, O(1) values
   // 2. elman loads PyTorch's file: the same outputs as PyTorch computed.
   Model b(3, 6, 2, 99);
   load_checkpoint((dir / "torch_model.safetensors").string(), b.rnn, b.fc);
-  const auto got = b.forward_fixed(), want = read_json("torch_own.json");
+  const auto got = forward_fixed(b), want = read_json("torch_own.json");
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
 }

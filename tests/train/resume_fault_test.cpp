@@ -18,35 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Model {
-  Context ctx;
-  RNN rnn;
-  Linear fc;
-  Model(int64_t in, int64_t hidden, int64_t out, uint64_t seed, Device dev = Device::cpu())
-      : ctx(dev), rnn(ctx, options(in, hidden), seed), fc(ctx, hidden, out, seed + 1) {}
-  static RNNOptions options(int64_t in, int64_t hidden) {
-    RNNOptions o;
-    o.input_size = in;
-    o.hidden_size = hidden;
-    o.batch_first = true;
-    return o;
-  }
-  std::vector<float> params() {
-    auto a = rnn.flat_parameters().to_vector(), b = fc.flat_parameters().to_vector();
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-  }
-};
-
-Dataset regression(int64_t n, int64_t T, int64_t I, int64_t targets, uint64_t seed) {
-  Dataset d;
-  d.seq_len = T;
-  d.input_size = I;
-  d.target_size = targets;
-  d.inputs = train_test::random_floats(n * T * I, seed);
-  d.targets = train_test::random_floats(n * targets, seed + 100);
-  return d;
-}
+using train_test::Model;
+using train_test::regression;
 
 std::string temp_dir() {
   const fs::path dir =
@@ -82,8 +55,7 @@ struct Session {
       so.momentum = 0.9f;
       opt = std::make_unique<SGD>(m.ctx, so);
     }
-    opt->add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
-    opt->add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
+    train_test::add_model(*opt, m);
     TrainerOptions o;
     o.epochs = epochs;
     o.batch_size = 4;  // 11 examples: 4, 4, 3 (a short last batch)

@@ -11,33 +11,10 @@
 namespace elman {
 namespace {
 
-struct Model {
-  Context ctx;
-  RNN rnn;
-  Linear fc;
-  Model(const RNNOptions& o, int64_t out, uint64_t seed, Device dev = Device::cpu())
-      : ctx(dev), rnn(ctx, o, seed), fc(ctx, o.num_directions() * o.hidden_size, out, seed + 1) {}
-};
-
-RNNOptions rnn_options(int64_t in, int64_t hidden, int64_t layers, bool bidirectional) {
-  RNNOptions o;
-  o.input_size = in;
-  o.hidden_size = hidden;
-  o.num_layers = layers;
-  o.bidirectional = bidirectional;
-  o.batch_first = true;
-  return o;
-}
-
-Dataset regression(int64_t n, int64_t T, int64_t I, int64_t targets, uint64_t seed) {
-  Dataset d;
-  d.seq_len = T;
-  d.input_size = I;
-  d.target_size = targets;
-  d.inputs = train_test::random_floats(n * T * I, seed);
-  d.targets = train_test::random_floats(n * targets, seed + 100);
-  return d;
-}
+using train_test::add_model;
+using train_test::Model;
+using train_test::regression;
+using train_test::rnn_options;
 
 // An optimizer that changes nothing and records every step's gradients (per group): the
 // gradients each chunk's backward produced, seen through the trainer's real step path.
@@ -64,8 +41,7 @@ struct TrainRun {
 TrainRun train(const RNNOptions& ro, HeadMode head, int64_t bptt, const Dataset& d, int64_t K) {
   Model m(ro, K, 7);
   Adam opt(m.ctx, AdamOptions{0.01f});
-  opt.add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
-  opt.add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
+  add_model(opt, m);
   TrainerOptions o;
   o.epochs = 3;
   o.batch_size = 3;  // 7 examples: batches of 3, 3, 1
@@ -149,8 +125,7 @@ void check_chunk_gradients(int64_t layers, bool bidirectional, HeadMode head) {
   const Dataset d = regression(B, T, I, every_step ? T * K : K, 5);
   Model m(ro, K, 3);
   Recorder rec(m.ctx);
-  rec.add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
-  rec.add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
+  add_model(rec, m);
   TrainerOptions o;
   o.epochs = 1;
   o.batch_size = B;
@@ -294,8 +269,7 @@ TEST(TruncatedBptt, CudaMatchesCpu) {
   for (int dev = 0; dev < 2; ++dev) {
     Model m(ro, K, 4, dev == 0 ? Device::cpu() : Device::cuda(0));
     Adam opt(m.ctx, AdamOptions{0.01f});
-    opt.add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
-    opt.add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
+    add_model(opt, m);
     TrainerOptions o;
     o.epochs = 3;
     o.batch_size = 8;

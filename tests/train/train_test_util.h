@@ -1,5 +1,5 @@
-// Small helpers of the training tests: host <-> tensor shortcuts and seeded random values.
-// (Kept here so the training tests depend on nothing but the public API and their own code.)
+// Small helpers of the training tests: host <-> tensor shortcuts, seeded random values and data,
+// and the RNN + Linear model they train. (Public API only, so the tests depend on nothing else.)
 #pragma once
 
 #include <cmath>
@@ -25,6 +25,63 @@ inline void set(Tensor& t, const std::vector<float>& values) {
 
 inline std::vector<double> to_double(const std::vector<float>& v) {
   return std::vector<double>(v.begin(), v.end());
+}
+
+// A batch_first RNN of `layers` layers (both directions when `bidirectional`).
+inline RNNOptions rnn_options(int64_t in, int64_t hidden, int64_t layers = 1,
+                              bool bidirectional = false) {
+  RNNOptions o;
+  o.input_size = in;
+  o.hidden_size = hidden;
+  o.num_layers = layers;
+  o.bidirectional = bidirectional;
+  o.batch_first = true;
+  return o;
+}
+
+// n random sequences of T steps of I inputs, with `targets` random targets each (values in
+// [-1, 1], inputs from `seed`, targets from seed + 100).
+inline Dataset regression(int64_t n, int64_t T, int64_t I, int64_t targets, uint64_t seed) {
+  Dataset d;
+  d.seq_len = T;
+  d.input_size = I;
+  d.target_size = targets;
+  d.inputs = random_floats(n * T * I, seed);
+  d.targets = random_floats(n * targets, seed + 100);
+  return d;
+}
+
+// The model the training tests train: `rnn` (seeded with `seed`) followed by the Linear head
+// `fc` (seed + 1) on its output, both in `ctx`.
+struct Model {
+  Context ctx;
+  RNN rnn;
+  Linear fc;
+  Model(const RNNOptions& o, int64_t out, uint64_t seed, Device dev = Device::cpu())
+      : ctx(dev), rnn(ctx, o, seed), fc(ctx, o.num_directions() * o.hidden_size, out, seed + 1) {}
+  Model(int64_t in, int64_t hidden, int64_t out, uint64_t seed, Device dev = Device::cpu())
+      : Model(rnn_options(in, hidden), out, seed, dev) {}
+
+  // rnn's flat parameters followed by fc's.
+  std::vector<float> params() {
+    auto a = rnn.flat_parameters().to_vector(), b = fc.flat_parameters().to_vector();
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+  }
+  // The inverse of params().
+  void set_params(const std::vector<float>& p) {
+    const int64_t n = rnn.flat_parameters().numel();
+    rnn.flat_parameters().copy_from(
+        Tensor::from_vector({n}, std::vector<float>(p.begin(), p.begin() + n)));
+    fc.flat_parameters().copy_from(Tensor::from_vector(fc.flat_parameters().shape(),
+                                                       std::vector<float>(p.begin() + n, p.end())));
+  }
+};
+
+// Gives `opt` the model's parameters and gradients: rnn's as group 0, fc's as group 1.
+inline void add_model(Optimizer& opt, Model& m) {
+  opt.add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
+  opt.add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
 }
 
 }  // namespace elman::train_test

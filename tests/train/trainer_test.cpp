@@ -11,63 +11,25 @@
 namespace elman {
 namespace {
 
+using train_test::add_model;
+using train_test::Model;
 using train_test::random_floats;
+using train_test::regression;
+using train_test::rnn_options;
 
 const std::string kData = std::string(ELMAN_SOURCE_DIR) + "/data/";
-
-struct Model {
-  Context ctx;
-  RNN rnn;
-  Linear fc;
-  Model(int64_t in, int64_t hidden, int64_t out, uint64_t seed, int64_t layers = 1,
-        bool bidirectional = false)
-      : rnn(ctx, options(in, hidden, layers, bidirectional), seed),
-        fc(ctx, hidden * (bidirectional ? 2 : 1), out, seed + 1) {}
-  static RNNOptions options(int64_t in, int64_t hidden, int64_t layers, bool bidirectional) {
-    RNNOptions o;
-    o.input_size = in;
-    o.hidden_size = hidden;
-    o.num_layers = layers;
-    o.bidirectional = bidirectional;
-    o.batch_first = true;
-    return o;
-  }
-  std::vector<float> params() {
-    auto a = rnn.flat_parameters().to_vector(), b = fc.flat_parameters().to_vector();
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-  }
-  void set_params(const std::vector<float>& p) {
-    const int64_t n = rnn.flat_parameters().numel();
-    rnn.flat_parameters().copy_from(
-        Tensor::from_vector({n}, std::vector<float>(p.begin(), p.begin() + n)));
-    fc.flat_parameters().copy_from(Tensor::from_vector(fc.flat_parameters().shape(),
-                                                       std::vector<float>(p.begin() + n, p.end())));
-  }
-};
-
-Dataset random_regression(int64_t n, int64_t T, int64_t I, int64_t targets, uint64_t seed) {
-  Dataset d;
-  d.seq_len = T;
-  d.input_size = I;
-  d.target_size = targets;
-  d.inputs = random_floats(n * T * I, seed);
-  d.targets = random_floats(n * targets, seed + 100);
-  return d;
-}
 
 std::vector<double> train_losses(uint64_t shuffle_seed, int64_t batch) {
   Model m(2, 6, 1, 3);
   Adam opt(m.ctx, AdamOptions{0.01f});
-  opt.add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
-  opt.add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
+  add_model(opt, m);
   TrainerOptions o;
   o.epochs = 4;
   o.batch_size = batch;
   o.seed = shuffle_seed;
   o.clip_norm = 1.0f;
   Trainer tr(m.rnn, m.fc, opt, o);
-  const Dataset train = random_regression(23, 5, 2, 1, 1), val = random_regression(7, 5, 2, 1, 2);
+  const Dataset train = regression(23, 5, 2, 1, 1), val = regression(7, 5, 2, 1, 2);
   std::vector<double> losses;
   for (const auto& r : tr.fit(train, &val).epochs) {
     losses.push_back(r.train_loss);
@@ -98,10 +60,9 @@ void check_step_gradient(HeadMode head, LossType loss, int64_t layers = 1,
                          bool bidirectional = false) {
   const int64_t n = 6, T = 4, I = 3, H = 5;
   const int64_t K = loss == LossType::kCrossEntropy ? 4 : 2;
-  Model m(I, H, K, 9, layers, bidirectional);
+  Model m(rnn_options(I, H, layers, bidirectional), K, 9);
   SGD opt(m.ctx, SGDOptions{1.0f});
-  opt.add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
-  opt.add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
+  add_model(opt, m);
   TrainerOptions o;
   o.epochs = 1;
   o.batch_size = n;
@@ -113,7 +74,7 @@ void check_step_gradient(HeadMode head, LossType loss, int64_t layers = 1,
   d.seq_len = T;
   d.input_size = I;
   if (loss == LossType::kMSE) {
-    d = random_regression(n, T, I, head == HeadMode::kLastStep ? K : T * K, 4);
+    d = regression(n, T, I, head == HeadMode::kLastStep ? K : T * K, 4);
   } else {
     d.one_hot = true;
     d.input_size = I;
@@ -173,8 +134,7 @@ TEST(Trainer, StepGradientEveryStepTwoLayersBidirectional) {
 std::pair<double, double> first_last(Model& m, const Dataset& train, const TrainerOptions& o,
                                      float lr) {
   Adam opt(m.ctx, AdamOptions{lr});
-  opt.add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
-  opt.add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
+  add_model(opt, m);
   Trainer tr(m.rnn, m.fc, opt, o);
   const FitResult r = tr.fit(train, nullptr);
   EXPECT_FALSE(r.stopped) << r.message;
@@ -233,13 +193,12 @@ TEST(Trainer, LossFallsOnShakespeare) {
 TEST(Trainer, StopsOnNonFiniteLoss) {
   Model m(2, 4, 1, 1);
   SGD opt(m.ctx, SGDOptions{1e30f});
-  opt.add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
-  opt.add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
+  add_model(opt, m);
   TrainerOptions o;
   o.epochs = 20;
   o.batch_size = 4;
   Trainer tr(m.rnn, m.fc, opt, o);
-  const FitResult r = tr.fit(random_regression(16, 3, 2, 1, 5), nullptr);
+  const FitResult r = tr.fit(regression(16, 3, 2, 1, 5), nullptr);
   EXPECT_TRUE(r.stopped);
   EXPECT_LT(r.epochs.size(), 20u);
   EXPECT_NE(r.message.find("not finite"), std::string::npos) << r.message;
@@ -249,9 +208,9 @@ TEST(Trainer, RejectsMismatchedData) {
   Model m(2, 4, 1, 1);
   Adam opt(m.ctx);
   Trainer tr(m.rnn, m.fc, opt, TrainerOptions{});
-  EXPECT_THROW(tr.fit(random_regression(8, 3, 3, 1, 1), nullptr), Error);  // input_size 3 != 2
-  EXPECT_THROW(tr.fit(random_regression(8, 3, 2, 2, 1), nullptr), Error);  // 2 targets != 1
-  Dataset bad = random_regression(8, 3, 2, 1, 1);
+  EXPECT_THROW(tr.fit(regression(8, 3, 3, 1, 1), nullptr), Error);  // input_size 3 != 2
+  EXPECT_THROW(tr.fit(regression(8, 3, 2, 2, 1), nullptr), Error);  // 2 targets != 1
+  Dataset bad = regression(8, 3, 2, 1, 1);
   bad.targets[3] = NAN;
   EXPECT_THROW(tr.fit(bad, nullptr), Error);
 }
