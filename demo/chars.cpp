@@ -6,6 +6,7 @@
 #include <iostream>
 #include <random>
 
+#include "scenario_common.h"
 #include "scenarios.h"
 
 namespace demo {
@@ -80,28 +81,13 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
   const elman::Device device = pick_device(common.device);
   elman::Context ctx(device);
   const auto dir = make_run_folder(common, "chars");
-  elman::RNNOptions ro;
-  ro.input_size = vocab.size();
-  ro.hidden_size = o.hidden;
-  ro.batch_first = true;
-  elman::RNN rnn(ctx, ro, common.seed);
-  elman::Linear fc(ctx, o.hidden, vocab.size(), common.seed + 1);
-  elman::AdamOptions ao;
-  ao.lr = o.lr;
-  elman::Adam opt(ctx, ao);
-  opt.add_parameters(rnn.flat_parameters(), rnn.flat_grads());
-  opt.add_parameters(fc.flat_parameters(), fc.flat_grads());
   elman::TrainerOptions to;
   to.batch_size = o.batch;
-  to.seed = common.seed;
   to.clip_norm = o.clip;
   to.bptt = o.bptt;
   to.head = elman::HeadMode::kEveryStep;
   to.loss = elman::LossType::kCrossEntropy;
-  const std::string resume = plan_resume(common, dir, o.epochs, to);
-  elman::Trainer trainer(rnn, fc, opt, to);
-  if (!resume.empty()) trainer.load_checkpoint(resume);
-  const int64_t resumed_epochs = trainer.epochs_done();
+  TrainingRun run(ctx, {vocab.size(), o.hidden, vocab.size(), o.lr}, common, dir, o.epochs, to);
   const double bits = 1.0 / std::log(2.0);
   std::printf(
       "RNN(%lld, %lld) + Linear(%lld, %lld) on every step, Adam lr %g, batch %lld, "
@@ -111,21 +97,15 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
       static_cast<double>(o.lr), static_cast<long long>(o.batch), static_cast<double>(o.clip),
       bptt_str(o.bptt, o.seq_len).c_str(), device.str().c_str(),
       std::log2(static_cast<double>(vocab.size())));
-  const elman::FitResult fit = trainer.fit(
-      train, &val, [&](const elman::EpochResult& r) { print_epoch(r, o.epochs, bits); });
-  write_metrics(dir, fit.epochs, resumed_epochs, bits);
-  double total = 0;
-  for (const auto& r : fit.epochs) total += r.seconds;
-  std::printf("trained %zu epochs in %.1f s\n", fit.epochs.size(), total);
-  if (fit.stopped) {
-    std::cerr << "elman-train: " << fit.message << "\n";
-    return 1;
-  }
+  const elman::FitResult fit = run.fit(
+      train, val, [&](const elman::EpochResult& r) { print_epoch(r, o.epochs, bits); }, bits);
+  std::printf("trained %zu epochs in %.1f s\n", fit.epochs.size(), total_seconds(fit.epochs));
+  if (stopped_early(fit)) return 1;
 
   for (char c : o.prime)
     if (vocab.encode(std::string(1, c)).empty()) return 1;  // (encode throws on unknown chars)
   const std::string s =
-      sample_text(rnn, fc, vocab, o.prime, o.sample, o.temperature, common.seed + 2);
+      sample_text(run.rnn, run.fc, vocab, o.prime, o.sample, o.temperature, common.seed + 2);
   std::printf("\nsample (temperature %g):\n%s\n", static_cast<double>(o.temperature), s.c_str());
 
   // Hidden states over the first 40 characters of the validation text.
@@ -138,17 +118,16 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
     const char c = vocab.at(id);
     labels.push_back(c == '\n' ? "\\n" : c == ' ' ? "' '" : std::string(1, c));
   }
-  write_hidden_states(dir, labels, hidden_states_of(rnn, x, steps));
-  elman::save_checkpoint((dir / "model.safetensors").string(), rnn, fc,
-                         {{"scenario", "chars"},
-                          {"vocabulary", vocab.chars()},
-                          {"input_size", std::to_string(vocab.size())},
-                          {"hidden_size", std::to_string(o.hidden)},
-                          {"output_size", std::to_string(vocab.size())},
-                          {"head", "every_step"}});
-  std::cout << "run folder: " << dir.string()
-            << " (metrics.csv in bits per character, hidden_states.csv, model.safetensors, "
-               "training.safetensors)\n";
+  write_hidden_states(dir, labels, hidden_states_of(run.rnn, x, steps));
+  save_model(dir, run.rnn, run.fc,
+             {{"scenario", "chars"},
+              {"vocabulary", vocab.chars()},
+              {"input_size", std::to_string(vocab.size())},
+              {"hidden_size", std::to_string(o.hidden)},
+              {"output_size", std::to_string(vocab.size())},
+              {"head", "every_step"}},
+             "metrics.csv in bits per character, hidden_states.csv, model.safetensors, "
+             "training.safetensors");
   return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <random>
 
+#include "scenario_common.h"
 #include "scenarios.h"
 
 namespace demo {
@@ -87,26 +88,11 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
   const elman::Dataset val = make_data(o, o.val_examples, data_gen);
 
   // The tutorial's RNNPyTorch: nn.RNN(1, hidden, batch_first=True) + nn.Linear(hidden, 1).
-  elman::RNNOptions ro;
-  ro.input_size = 1;
-  ro.hidden_size = o.hidden;
-  ro.batch_first = true;
-  elman::RNN rnn(ctx, ro, common.seed);
-  elman::Linear fc(ctx, o.hidden, 1, common.seed + 1);
-  elman::AdamOptions ao;
-  ao.lr = o.lr;
-  elman::Adam opt(ctx, ao);
-  opt.add_parameters(rnn.flat_parameters(), rnn.flat_grads());
-  opt.add_parameters(fc.flat_parameters(), fc.flat_grads());
   elman::TrainerOptions to;
   to.batch_size = o.batch;
-  to.seed = common.seed;
   to.head = o.encoding == "diff" ? elman::HeadMode::kEveryStep : elman::HeadMode::kLastStep;
   to.loss = elman::LossType::kMSE;
-  const std::string resume = plan_resume(common, dir, o.epochs, to);
-  elman::Trainer trainer(rnn, fc, opt, to);
-  if (!resume.empty()) trainer.load_checkpoint(resume);
-  const int64_t resumed_epochs = trainer.epochs_done();
+  TrainingRun run(ctx, {1, o.hidden, 1, o.lr}, common, dir, o.epochs, to);
 
   std::cout << "next-number: " << o.examples << " windows of " << o.window
             << " consecutive integers (start 0-" << o.start_max - 1 << "), batch " << o.batch
@@ -115,18 +101,12 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
                     ? " (inputs: differences; every step predicts the next difference)"
                     : " (inputs: raw values; the last step predicts the next value)")
             << ", on " << device.str() << "\n";
-  const elman::FitResult fit = trainer.fit(train, &val, [&](const elman::EpochResult& r) {
+  const elman::FitResult fit = run.fit(train, val, [&](const elman::EpochResult& r) {
     if (r.epoch == 1 || r.epoch % 10 == 0 || r.epoch == o.epochs) print_epoch(r, o.epochs);
   });
-  write_metrics(dir, fit.epochs, resumed_epochs);
-  double total = 0.0;
-  for (const auto& r : fit.epochs) total += r.seconds;
-  std::printf("trained %zu epochs in %.2f s (MSE of the %s)\n", fit.epochs.size(), total,
-              o.encoding == "diff" ? "differences" : "values");
-  if (fit.stopped) {
-    std::cerr << "elman-train: " << fit.message << "\n";
-    return 1;
-  }
+  std::printf("trained %zu epochs in %.2f s (MSE of the %s)\n", fit.epochs.size(),
+              total_seconds(fit.epochs), o.encoding == "diff" ? "differences" : "values");
+  if (stopped_early(fit)) return 1;
 
   const std::vector<std::vector<double>> tests = {{1, 2, 3},
                                                   {5, 6, 7},
@@ -142,7 +122,7 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
     std::string in;
     for (double v : w) in += (in.empty() ? "" : " ") + std::to_string(static_cast<long long>(v));
     const double expected = w.back() + 1.0;
-    const double predicted = predict_next(rnn, fc, o.encoding, w);
+    const double predicted = predict_next(run.rnn, run.fc, o.encoding, w);
     const double err = predicted - expected;
     all_close = all_close && std::fabs(err) <= 0.5;
     std::printf("%-26s %9.0f %11.4f %+9.4f\n", ("[" + in + "]").c_str(), expected, predicted, err);
@@ -159,17 +139,16 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
   std::vector<std::string> labels;
   for (float v : e.inputs) labels.push_back(std::to_string(static_cast<long long>(v)));
   write_hidden_states(dir, labels,
-                      hidden_states_of(rnn, e.inputs, static_cast<int64_t>(e.inputs.size())));
-  elman::save_checkpoint((dir / "model.safetensors").string(), rnn, fc,
-                         {{"scenario", "next-number"},
-                          {"encoding", o.encoding},
-                          {"input_size", "1"},
-                          {"hidden_size", std::to_string(o.hidden)},
-                          {"output_size", "1"},
-                          {"head", o.encoding == "diff" ? "every_step" : "last_step"}});
-  std::cout << "run folder: " << dir.string()
-            << " (predictions.csv, metrics.csv, hidden_states.csv, model.safetensors, "
-               "training.safetensors)\n";
+                      hidden_states_of(run.rnn, e.inputs, static_cast<int64_t>(e.inputs.size())));
+  save_model(dir, run.rnn, run.fc,
+             {{"scenario", "next-number"},
+              {"encoding", o.encoding},
+              {"input_size", "1"},
+              {"hidden_size", std::to_string(o.hidden)},
+              {"output_size", "1"},
+              {"head", o.encoding == "diff" ? "every_step" : "last_step"}},
+             "predictions.csv, metrics.csv, hidden_states.csv, model.safetensors, "
+             "training.safetensors");
   return all_close || o.encoding == "raw" ? 0 : 1;
 }
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "scenario_common.h"
 #include "scenarios.h"
 
 namespace demo {
@@ -78,26 +79,11 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
   const elman::Device device = pick_device(common.device);
   elman::Context ctx(device);
   const auto dir = make_run_folder(common, "series");
-  elman::RNNOptions ro;
-  ro.input_size = 1;
-  ro.hidden_size = o.hidden;
-  ro.batch_first = true;
-  elman::RNN rnn(ctx, ro, common.seed);
-  elman::Linear fc(ctx, o.hidden, 1, common.seed + 1);
-  elman::AdamOptions ao;
-  ao.lr = o.lr;
-  elman::Adam opt(ctx, ao);
-  opt.add_parameters(rnn.flat_parameters(), rnn.flat_grads());
-  opt.add_parameters(fc.flat_parameters(), fc.flat_grads());
   elman::TrainerOptions to;
   to.batch_size = o.batch;
-  to.seed = common.seed;
   to.clip_norm = o.clip;
   to.bptt = o.bptt;
-  const std::string resume = plan_resume(common, dir, o.epochs, to);
-  elman::Trainer trainer(rnn, fc, opt, to);
-  if (!resume.empty()) trainer.load_checkpoint(resume);
-  const int64_t resumed_epochs = trainer.epochs_done();
+  TrainingRun run(ctx, {1, o.hidden, 1, o.lr}, common, dir, o.epochs, to);
   std::printf(
       "RNN(1, %lld) + Linear(%lld, 1), Adam lr %g, batch %lld, clip %g, %s, on %s "
       "(losses: MSE of normalised values)\n",
@@ -105,20 +91,14 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
       static_cast<long long>(o.batch), static_cast<double>(o.clip),
       bptt_str(o.bptt, o.window).c_str(), device.str().c_str());
   const int64_t every = std::max<int64_t>(1, o.epochs / 10);
-  const elman::FitResult fit = trainer.fit(train, &val, [&](const elman::EpochResult& r) {
+  const elman::FitResult fit = run.fit(train, val, [&](const elman::EpochResult& r) {
     if (r.epoch == 1 || r.epoch % every == 0 || r.epoch == o.epochs) print_epoch(r, o.epochs);
   });
-  write_metrics(dir, fit.epochs, resumed_epochs);
-  double total = 0;
-  for (const auto& r : fit.epochs) total += r.seconds;
-  std::printf("trained %zu epochs in %.2f s\n", fit.epochs.size(), total);
-  if (fit.stopped) {
-    std::cerr << "elman-train: " << fit.message << "\n";
-    return 1;
-  }
+  std::printf("trained %zu epochs in %.2f s\n", fit.epochs.size(), total_seconds(fit.epochs));
+  if (stopped_early(fit)) return 1;
 
   // Validation forecasts in the series' own units, against the naive forecast x[t-1].
-  const std::vector<float> pz = trainer.predict(val);
+  const std::vector<float> pz = run.trainer().predict(val);
   std::vector<double> pred, naive, truth;
   std::ofstream csv(dir / "predictions.csv");
   csv << "index,actual,predicted,naive\n";
@@ -150,25 +130,24 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
     std::snprintf(num, sizeof num, "%.6g", x[t]);
     labels.push_back(num);
   }
-  write_hidden_states(dir, labels, hidden_states_of(rnn, last_window, o.window));
+  write_hidden_states(dir, labels, hidden_states_of(run.rnn, last_window, o.window));
   char mean[32], scale[32];
   std::snprintf(mean, sizeof mean, "%.17g", norm.mean);
   std::snprintf(scale, sizeof scale, "%.17g", norm.scale);
-  elman::save_checkpoint((dir / "model.safetensors").string(), rnn, fc,
-                         {{"scenario", "series"},
-                          {"csv", o.csv},
-                          {"column", o.column},
-                          {"window", std::to_string(o.window)},
-                          {"input_size", "1"},
-                          {"hidden_size", std::to_string(o.hidden)},
-                          {"output_size", "1"},
-                          {"head", "last_step"},
-                          {"differences", o.differences ? "true" : "false"},
-                          {"normalizer_mean", mean},
-                          {"normalizer_scale", scale}});
-  std::cout << "run folder: " << dir.string()
-            << " (predictions.csv, metrics.csv, hidden_states.csv, model.safetensors, "
-               "training.safetensors)\n";
+  save_model(dir, run.rnn, run.fc,
+             {{"scenario", "series"},
+              {"csv", o.csv},
+              {"column", o.column},
+              {"window", std::to_string(o.window)},
+              {"input_size", "1"},
+              {"hidden_size", std::to_string(o.hidden)},
+              {"output_size", "1"},
+              {"head", "last_step"},
+              {"differences", o.differences ? "true" : "false"},
+              {"normalizer_mean", mean},
+              {"normalizer_scale", scale}},
+             "predictions.csv, metrics.csv, hidden_states.csv, model.safetensors, "
+             "training.safetensors");
   return 0;
 }
 

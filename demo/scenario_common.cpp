@@ -1,0 +1,67 @@
+// What the training scenarios share between reading their data and reporting their results:
+// building the model, Adam and the (possibly resumed) trainer; fitting; saving the model.
+#include "scenario_common.h"
+
+#include <iostream>
+
+namespace demo {
+namespace {
+
+elman::RNNOptions rnn_options(const ModelShape& shape) {
+  elman::RNNOptions ro;
+  ro.input_size = shape.input_size;
+  ro.hidden_size = shape.hidden_size;
+  ro.batch_first = true;
+  return ro;
+}
+
+elman::AdamOptions adam_options(const ModelShape& shape) {
+  elman::AdamOptions ao;
+  ao.lr = shape.lr;
+  return ao;
+}
+
+}  // namespace
+
+TrainingRun::TrainingRun(elman::Context& ctx, const ModelShape& shape, const CommonOptions& common,
+                         const std::filesystem::path& dir, int64_t total_epochs,
+                         elman::TrainerOptions to)
+    : rnn(ctx, rnn_options(shape), common.seed),
+      fc(ctx, shape.hidden_size, shape.output_size, common.seed + 1),
+      opt(ctx, adam_options(shape)),
+      dir_(dir) {
+  opt.add_parameters(rnn.flat_parameters(), rnn.flat_grads());
+  opt.add_parameters(fc.flat_parameters(), fc.flat_grads());
+  to.seed = common.seed;
+  const std::string resume = plan_resume(common, dir, total_epochs, to);
+  trainer_ = std::make_unique<elman::Trainer>(rnn, fc, opt, to);
+  if (!resume.empty()) trainer_->load_checkpoint(resume);
+  resumed_epochs_ = trainer_->epochs_done();
+}
+
+elman::FitResult TrainingRun::fit(const elman::Dataset& train, const elman::Dataset& val,
+                                  const std::function<void(const elman::EpochResult&)>& on_epoch,
+                                  double unit_scale) {
+  const elman::FitResult fit = trainer_->fit(train, &val, on_epoch);
+  write_metrics(dir_, fit.epochs, resumed_epochs_, unit_scale);
+  return fit;
+}
+
+double total_seconds(const std::vector<elman::EpochResult>& epochs) {
+  double total = 0.0;
+  for (const auto& r : epochs) total += r.seconds;
+  return total;
+}
+
+bool stopped_early(const elman::FitResult& fit) {
+  if (fit.stopped) std::cerr << "elman-train: " << fit.message << "\n";
+  return fit.stopped;
+}
+
+void save_model(const std::filesystem::path& dir, elman::RNN& rnn, elman::Linear& fc,
+                const std::map<std::string, std::string>& metadata, const std::string& contents) {
+  elman::save_checkpoint((dir / "model.safetensors").string(), rnn, fc, metadata);
+  std::cout << "run folder: " << dir.string() << " (" << contents << ")\n";
+}
+
+}  // namespace demo

@@ -1,0 +1,62 @@
+// The model, optimizer and trainer every training scenario (next-number, series, chars) builds,
+// and the steps that close a run: metrics.csv, the early-stop check and model.safetensors.
+#pragma once
+
+#include <elman/elman.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "run_folder.h"
+
+namespace demo {
+
+// RNN(input_size, hidden_size, batch_first) + Linear(hidden_size, output_size), Adam at `lr`.
+struct ModelShape {
+  int64_t input_size = 1, hidden_size = 1, output_size = 1;
+  float lr = 0.01f;
+};
+
+// One scenario's model (RNN seeded with --seed, Linear with --seed + 1), Adam over both, and
+// the Trainer: `to` (batch size, head, loss, clipping, BPTT: the scenario's) gets --seed as its
+// shuffle seed and, through plan_resume, <dir>/training.safetensors and the epochs still to go;
+// with --resume the trainer starts from that checkpoint. Prints what plan_resume prints.
+class TrainingRun {
+ public:
+  TrainingRun(elman::Context& ctx, const ModelShape& shape, const CommonOptions& common,
+              const std::filesystem::path& dir, int64_t total_epochs, elman::TrainerOptions to);
+
+  // Trains (on_epoch after every good epoch) and writes metrics.csv with the losses times
+  // `unit_scale`, keeping the rows of the epochs a resumed checkpoint had done.
+  elman::FitResult fit(const elman::Dataset& train, const elman::Dataset& val,
+                       const std::function<void(const elman::EpochResult&)>& on_epoch,
+                       double unit_scale = 1.0);
+
+  elman::Trainer& trainer() { return *trainer_; }
+
+  elman::RNN rnn;
+  elman::Linear fc;
+  elman::Adam opt;
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<elman::Trainer> trainer_;  // built after opt holds rnn's and fc's buffers
+  int64_t resumed_epochs_ = 0;
+};
+
+// The seconds the epochs took, summed.
+double total_seconds(const std::vector<elman::EpochResult>& epochs);
+
+// True when training stopped on a numerical fault; then prints its message to stderr.
+bool stopped_early(const elman::FitResult& fit);
+
+// Saves rnn + fc with `metadata` as <dir>/model.safetensors and prints
+// "run folder: <dir> (<contents>)".
+void save_model(const std::filesystem::path& dir, elman::RNN& rnn, elman::Linear& fc,
+                const std::map<std::string, std::string>& metadata, const std::string& contents);
+
+}  // namespace demo
