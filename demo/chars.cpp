@@ -141,35 +141,19 @@ void add_chars(CLI::App& app, CommonOptions& common, int& status) {
   sub->add_option("--text", o.text, "the text file")->required();
   sub->add_option("--max-chars", o.max_chars, "use the first N characters (0: all)")
       ->capture_default_str();
-  sub->add_option("--seq-len", o.seq_len,
-                  "characters per training sequence (the state starts from zero in each)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--hidden", o.hidden, "hidden units")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--batch", o.batch, "batch size")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--epochs", o.epochs, "epochs")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_positive_option(*sub, "--seq-len", o.seq_len,
+                      "characters per training sequence (the state starts from zero in each)");
+  add_positive_option(*sub, "--hidden", o.hidden, "hidden units");
+  add_positive_option(*sub, "--batch", o.batch, "batch size");
+  add_positive_option(*sub, "--epochs", o.epochs, "epochs");
   sub->add_option("--lr", o.lr, "Adam's learning rate")->capture_default_str();
-  sub->add_option("--clip", o.clip, "global gradient-norm clipping (0: off)")
-      ->capture_default_str();
-  sub->add_option("--bptt", o.bptt,
-                  "truncated BPTT: train sequences longer than this in chunks of this many "
-                  "steps, the state carried between them (0: full BPTT)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  add_clip_and_bptt_options(*sub, o.clip, o.bptt);
   sub->add_option("--val-fraction", o.val_fraction, "fraction of the text held out at its end")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 0.9));
   sub->add_option("--sample", o.sample, "characters to sample after training")
       ->capture_default_str();
-  sub->add_option("--temperature", o.temperature, "sampling temperature (lower: safer)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_positive_option(*sub, "--temperature", o.temperature, "sampling temperature (lower: safer)");
   sub->add_option("--prime", o.prime, "text the sample starts from")->capture_default_str();
   sub->callback([&common, &status] { status = run_chars(common, o); });
 }

@@ -22,6 +22,15 @@ void add_training_options(CLI::App& sub, CommonOptions& common) {
                  "training.safetensors); --epochs stays the total");
 }
 
+void add_clip_and_bptt_options(CLI::App& sub, float& clip, int64_t& bptt) {
+  sub.add_option("--clip", clip, "global gradient-norm clipping (0: off)")->capture_default_str();
+  sub.add_option("--bptt", bptt,
+                 "truncated BPTT: train sequences longer than this in chunks of this many "
+                 "steps, the state carried between them (0: full BPTT)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+}
+
 }  // namespace demo
 
 int main(int argc, char** argv) {

@@ -165,21 +165,13 @@ void add_next_number(CLI::App& app, CommonOptions& common, int& status) {
                   "tutorial's raw values")
       ->check(CLI::IsMember({"diff", "raw"}))
       ->capture_default_str();
-  sub->add_option("--epochs", o.epochs, "epochs")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--examples", o.examples, "training windows")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_positive_option(*sub, "--epochs", o.epochs, "epochs");
+  add_positive_option(*sub, "--examples", o.examples, "training windows");
   sub->add_option("--window", o.window, "numbers per window")
       ->capture_default_str()
       ->check(CLI::Range(2, 1000));
-  sub->add_option("--hidden", o.hidden, "hidden units")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--batch", o.batch, "batch size")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_positive_option(*sub, "--hidden", o.hidden, "hidden units");
+  add_positive_option(*sub, "--batch", o.batch, "batch size");
   sub->add_option("--lr", o.lr, "Adam's learning rate")->capture_default_str();
   sub->callback([&common, &status] { status = run_next_number(common, o); });
 }

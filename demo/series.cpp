@@ -167,30 +167,16 @@ void add_series(CLI::App& app, CommonOptions& common, int& status) {
       ->capture_default_str();
   sub->add_flag("--differences", o.differences,
                 "model the changes x[t] - x[t-1] instead of the values (for trending series)");
-  sub->add_option("--window", o.window, "past values the RNN reads per forecast")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_positive_option(*sub, "--window", o.window, "past values the RNN reads per forecast");
   sub->add_option("--val-fraction", o.val_fraction,
                   "fraction of the series (at its end) held out for validation")
       ->capture_default_str()
       ->check(CLI::Range(0.01, 0.9));
-  sub->add_option("--hidden", o.hidden, "hidden units")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--epochs", o.epochs, "epochs")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--batch", o.batch, "batch size")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_positive_option(*sub, "--hidden", o.hidden, "hidden units");
+  add_positive_option(*sub, "--epochs", o.epochs, "epochs");
+  add_positive_option(*sub, "--batch", o.batch, "batch size");
   sub->add_option("--lr", o.lr, "Adam's learning rate")->capture_default_str();
-  sub->add_option("--clip", o.clip, "global gradient-norm clipping (0: off)")
-      ->capture_default_str();
-  sub->add_option("--bptt", o.bptt,
-                  "truncated BPTT: train sequences longer than this in chunks of this many "
-                  "steps, the state carried between them (0: full BPTT)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+  add_clip_and_bptt_options(*sub, o.clip, o.bptt);
   sub->callback([&common, &status] { status = run_series(common, o); });
 }
 

@@ -101,9 +101,7 @@ void add_walkthrough(CLI::App& app, CommonOptions& common, int& status) {
   add_common_options(*sub, common);
   sub->add_option("--sequence", o.sequence, "the inputs, one number per step")
       ->capture_default_str();
-  sub->add_option("--hidden", o.hidden, "hidden units")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_positive_option(*sub, "--hidden", o.hidden, "hidden units");
   sub->callback([&common, &status] { status = run_walkthrough(common, o); });
 }
 
