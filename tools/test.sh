@@ -19,10 +19,15 @@ if [ "${ELMAN_TEST_QUICK:-0}" != "1" ]; then
   # allocator_may_return_null=1: a test asks for a 4 PB tensor and expects elman::Error.
   # The consumer test builds an uninstrumented program against the instrumented library:
   # it runs in the release suite below.
-  (cd build-asan &&
+  # The full log stays in build-asan/ctest.log; the summary (and any failure) is printed.
+  if ! (cd build-asan &&
     ASAN_OPTIONS=protect_shadow_gap=0:detect_leaks=1:allocator_may_return_null=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --output-on-failure -j"$jobs" -E '^consumer_find_package$' | tail -n 30)
+    ctest --output-on-failure -j"$jobs" -E '^consumer_find_package$' >ctest.log 2>&1); then
+    cat build-asan/ctest.log
+    exit 1
+  fi
+  grep -E "tests passed|Total Test time" build-asan/ctest.log
 
   echo "== test: fuzzing the safetensors reader for 60 s (tools/fuzz.sh)"
   bash tools/fuzz.sh 60 build-fuzz 2>&1 | tail -n 15
