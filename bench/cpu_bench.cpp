@@ -254,29 +254,11 @@ void run_elman_stream(const StreamShape& s, const BenchConfig& cfg, const fs::pa
   ref.h_n = full.h_n.to_vector();
 
   // Agreement with elman's own full forward, before any timing.
-  RNNOutput out;
-  out.h_n = h0.clone();
-  out.output = Tensor::empty({B, H});
-  std::vector<float> streamed;
-  streamed.reserve(size_t(N * B * H));
-  for (int64_t t = 0; t < N; ++t) {
-    rnn.step_into(x_steps[size_t(t)], out.h_n, out);
-    const std::vector<float> y = out.output.to_vector();
-    streamed.insert(streamed.end(), y.begin(), y.end());
-  }
-  const std::vector<float> checked_state = out.h_n.to_vector();
-  r.elman.name = "elman";
-  r.elman.errors["stream_y_vs_forward"] = relative_error(streamed, ref.y);
-  r.elman.errors["stream_h_n_vs_forward"] = relative_error(checked_state, ref.h_n);
-  std::string bad = disagreements(r.elman.errors, kStreamTolerance, kStreamTolerance);
-  if (!bad.empty()) {
-    r.elman.status = "disagrees";
-    r.elman.reason = "step_into vs elman's full forward: " + bad;
-    return;
-  }
+  std::vector<float> checked_state;
+  if (!stream_matches_forward(rnn, h0, x_steps, ref.y, ref.h_n, r.elman, checked_state)) return;
 
   // Timing: the same stream again from h0, one sample per step.
-  out.h_n.copy_from(h0);
+  RNNOutput out{Tensor::empty({B, H}), h0.clone()};
   std::vector<double> ms;
   ms.reserve(size_t(cfg.stream_steps));
   for (int64_t t = 0; t < N; ++t) {
@@ -288,7 +270,7 @@ void run_elman_stream(const StreamShape& s, const BenchConfig& cfg, const fs::pa
   }
   // The timed pass computed the same stream (its final state equals the checked pass's).
   r.elman.errors["timed_h_n_vs_checked"] = relative_error(out.h_n.to_vector(), checked_state);
-  bad = disagreements(r.elman.errors, kStreamTolerance, kStreamTolerance);
+  const std::string bad = disagreements(r.elman.errors, kStreamTolerance, kStreamTolerance);
   if (!bad.empty()) {
     r.elman.status = "disagrees";
     r.elman.reason = bad;

@@ -78,7 +78,7 @@ void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
           "sides; FLOPs and bytes count each sequence's own steps, not T*B.\n";
 }
 
-static nlohmann::json summary_json(const Summary& s) {
+nlohmann::json summary_json(const Summary& s) {
   return {{"median_ms", s.median_ms},
           {"min_ms", s.min_ms},
           {"max_ms", s.max_ms},
@@ -86,11 +86,15 @@ static nlohmann::json summary_json(const Summary& s) {
           {"samples_ms", s.samples_ms}};
 }
 
+nlohmann::json errors_json(const std::map<std::string, double>& errors) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : errors) j[k] = std::isfinite(v) ? nlohmann::json(v) : "inf";
+  return j;
+}
+
 static nlohmann::json side_json(const SideResult& s) {
   nlohmann::json j = {{"name", s.name}, {"status", s.status}, {"reason", s.reason}};
-  nlohmann::json errors = nlohmann::json::object();
-  for (const auto& [k, v] : s.errors) errors[k] = std::isfinite(v) ? nlohmann::json(v) : "inf";
-  j["relative_errors"] = errors;
+  j["relative_errors"] = errors_json(s.errors);
   if (s.timed)
     for (int p = 0; p < kNumPhases; ++p)
       j["times"][phase_name(Phase(p))] = summary_json(s.phases[p]);

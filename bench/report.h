@@ -52,4 +52,8 @@ void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
                  const std::string& peer_label);
 nlohmann::json to_json(const std::vector<ShapeResult>& results, const Rates& rates);
 
+// Pieces of the JSON shared by the shape and the streaming reports.
+nlohmann::json summary_json(const Summary& s);
+nlohmann::json errors_json(const std::map<std::string, double>& errors);  // inf as "inf"
+
 }  // namespace elman::bench

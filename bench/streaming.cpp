@@ -7,6 +7,8 @@
 #include <ostream>
 #include <sstream>
 
+#include "bench/report.h"
+
 namespace elman::bench {
 
 RNNOptions StreamShape::options() const {
@@ -119,19 +121,9 @@ void print_stream_table(std::ostream& os, const std::vector<StreamResult>& resul
      << ". ratio = peer us / elman us (> 1: elman is faster). GFLOP/s: elman's.\n";
 }
 
-static nlohmann::json summary_json(const Summary& s) {
-  return {{"median_ms", s.median_ms},
-          {"min_ms", s.min_ms},
-          {"max_ms", s.max_ms},
-          {"runs", s.runs},
-          {"samples_ms", s.samples_ms}};
-}
-
 static nlohmann::json side_json(const StreamSide& s) {
   nlohmann::json j = {{"name", s.name}, {"status", s.status}, {"reason", s.reason}};
-  nlohmann::json errors = nlohmann::json::object();
-  for (const auto& [k, v] : s.errors) errors[k] = std::isfinite(v) ? nlohmann::json(v) : "inf";
-  j["relative_errors"] = errors;
+  j["relative_errors"] = errors_json(s.errors);
   if (s.timed) {
     j["per_step"] = summary_json(s.per_step);
     if (s.host_wall.runs > 0) j["host_wall_per_step"] = summary_json(s.host_wall);
@@ -163,6 +155,31 @@ nlohmann::json stream_to_json(const std::vector<StreamResult>& results) {
     out.push_back(j);
   }
   return out;
+}
+
+bool stream_matches_forward(RNN& rnn, const Tensor& h0, const std::vector<Tensor>& x_steps,
+                            const std::vector<float>& ref_y, const std::vector<float>& ref_h_n,
+                            StreamSide& elman, std::vector<float>& final_state) {
+  const int64_t B = h0.size(1), H = h0.size(2);
+  RNNOutput out;
+  out.h_n = h0.clone();
+  out.output = Tensor::empty({B, H}, h0.device());
+  std::vector<float> streamed;
+  streamed.reserve(x_steps.size() * size_t(B * H));
+  for (const Tensor& x_t : x_steps) {
+    rnn.step_into(x_t, out.h_n, out);
+    const std::vector<float> y = out.output.to_vector();
+    streamed.insert(streamed.end(), y.begin(), y.end());
+  }
+  elman.name = "elman";
+  elman.errors["stream_y_vs_forward"] = relative_error(streamed, ref_y);
+  final_state = out.h_n.to_vector();
+  elman.errors["stream_h_n_vs_forward"] = relative_error(final_state, ref_h_n);
+  const std::string bad = disagreements(elman.errors, kStreamTolerance, kStreamTolerance);
+  if (bad.empty()) return true;
+  elman.status = "disagrees";
+  elman.reason = "step_into vs elman's full forward: " + bad;
+  return false;
 }
 
 }  // namespace elman::bench

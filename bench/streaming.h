@@ -11,6 +11,7 @@
 
 #include "bench/flops.h"
 #include "bench/shapes.h"
+#include "elman/rnn.h"
 
 namespace elman::bench {
 
@@ -59,6 +60,15 @@ struct StreamResult {
 };
 
 const StreamSide* best_stream_peer(const StreamResult& r);
+
+// elman's side of the agreement check, before any timing: streams x_steps ([B, I] each) through
+// rnn.step_into from h0 and compares every output and the final state with elman's own full
+// forward (ref_y [N, B, H] time-major, ref_h_n [L, B, H]). Fills elman.errors and the stream's
+// final state (for checking the timed pass); on a disagreement sets elman.status/reason and
+// returns false.
+bool stream_matches_forward(RNN& rnn, const Tensor& h0, const std::vector<Tensor>& x_steps,
+                            const std::vector<float>& ref_y, const std::vector<float>& ref_h_n,
+                            StreamSide& elman, std::vector<float>& final_state);
 
 void print_stream_table(std::ostream& os, const std::vector<StreamResult>& results,
                         const std::string& peer_label);
