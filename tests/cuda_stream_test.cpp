@@ -34,7 +34,7 @@ class UserStream {
 };
 
 TEST(CudaUserStream, ResultsMatchReference) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  ELMAN_SKIP_WITHOUT_CUDA();
   UserStream stream;
   ASSERT_TRUE(stream.ok());
   Context ctx(Device::cuda(0), stream.get());
@@ -77,7 +77,7 @@ struct Gate {
 };
 
 TEST(CudaUserStream, WorkIsOrderedOnTheUserStream) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  ELMAN_SKIP_WITHOUT_CUDA();
   UserStream stream, observer;
   ASSERT_TRUE(stream.ok() && observer.ok());
   Context ctx(Device::cuda(0), stream.get());

@@ -17,22 +17,22 @@
 #include "elman/elman.h"
 #include "host/param_layout.h"
 #include "host/reference.h"
+#include "tests/cuda_skip.h"
 
 namespace elman::test {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-// Where a table-driven case runs. CUDA cases skip, visibly, where no device is present.
+// Where a table-driven case runs. CUDA cases skip, visibly, where they cannot run (cuda_skip.h).
 enum class Where { kCPU, kCUDA };
 inline Device device_of(Where w) { return w == Where::kCPU ? Device::cpu() : Device::cuda(0); }
 inline const char* where_name(Where w) { return w == Where::kCPU ? "cpu" : "cuda"; }
 inline void PrintTo(Where w, std::ostream* os) { *os << where_name(w); }  // gtest's messages
 
 // Must be used in the test body: GTEST_SKIP returns from the calling function.
-#define ELMAN_SKIP_IF_NO_DEVICE(where)                                               \
-  do {                                                                               \
-    if ((where) == ::elman::test::Where::kCUDA && ::elman::cuda_device_count() == 0) \
-      GTEST_SKIP() << "no CUDA device";                                              \
+#define ELMAN_SKIP_IF_NO_DEVICE(where)                                     \
+  do {                                                                     \
+    if ((where) == ::elman::test::Where::kCUDA) ELMAN_SKIP_WITHOUT_CUDA(); \
   } while (0)
 
 // Uniform values in [-scale, scale] from a seeded generator (same values on every machine:
