@@ -15,8 +15,8 @@
 #      site-packages (PyTorch's wheels: nvidia/*/lib, torch/lib), CUDA and conda directories,
 #      and puts their directories and the build's on LD_LIBRARY_PATH;
 #   2. runs every GoogleTest binary of the build (named *_test or *_tests, as elman_add_gtest's
-#      are; all their tests; a GPU test that skips with
-#      "no CUDA device" on this GPU machine counts as a failure);
+#      are; all their tests; a GPU test that skips with "no CUDA device" or "built without
+#      CUDA" on this GPU machine counts as a failure);
 #   3. runs them again under compute-sanitizer --tool memcheck, racecheck, initcheck and synccheck
 #      (ELMAN_SANITIZE_FILTER narrows the tests, a --gtest_filter pattern, default all;
 #       ELMAN_SANITIZER_TOOLS picks the tools; ELMAN_SANITIZER_TIMEOUT bounds each run, default
@@ -113,7 +113,7 @@ for t in "${TESTS[@]}"; do
   name=$(basename "$t")
   log=$LOGDIR/test-$name.log
   if run_logged "$log" "$t"; then
-    if grep -q "no CUDA device" "$log"; then fail "$name: GPU tests skipped with 'no CUDA device' on a GPU machine ($log)"
+    if grep -qE "no CUDA device|built without CUDA" "$log"; then fail "$name: GPU tests skipped ('no CUDA device' or 'built without CUDA') on a GPU machine ($log)"
     else say "ok   $name ($(grep -Eo '[0-9]+ tests? from [0-9]+ test suites? ran' "$log" | head -1))"; fi
   else
     fail "$name (see $(basename "$log"))"

@@ -43,7 +43,12 @@ int run(int argc, char** argv) {
   BenchConfig cfg;
   cfg.python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
   cfg.script = default_script();
-  app.add_option("--device", device, "cuda (elman vs cuDNN) or cpu (elman vs PyTorch)")
+#ifdef ELMAN_BENCH_GPU_ABSENT  // a build without the GPU part says so where a user looks first
+  const std::string cuda_note = " (cuda is not in this build: " ELMAN_BENCH_GPU_ABSENT ")";
+#else
+  const std::string cuda_note;
+#endif
+  app.add_option("--device", device, "cuda (elman vs cuDNN) or cpu (elman vs PyTorch)" + cuda_note)
       ->check(CLI::IsMember({"cuda", "cpu"}));
   auto* quick = app.add_flag("--quick", sel.quick, "a subset of the grid that runs in < 1 minute");
   auto* deep = app.add_flag("--deepbench", sel.deepbench,
