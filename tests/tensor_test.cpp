@@ -18,7 +18,9 @@ TEST(Api, DeviceAndVersion) {
   // The library reports the configuration CMake chose (ELMAN_WITH_CUDA), and a CPU-only build
   // never sees a device.
   EXPECT_EQ(built_with_cuda(), ELMAN_CUDA_ENABLED == 1);
-  if (!built_with_cuda()) EXPECT_EQ(cuda_device_count(), 0);
+  if (!built_with_cuda()) {
+    EXPECT_EQ(cuda_device_count(), 0);
+  }
   EXPECT_EQ(Device::best_available(), cuda_available() ? Device::cuda(0) : Device::cpu());
   EXPECT_EQ(std::string(version_string()), std::to_string(kVersionMajor) + "." +
                                                std::to_string(kVersionMinor) + "." +
