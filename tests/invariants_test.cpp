@@ -181,7 +181,8 @@ TEST_P(Invariants, ParameterGradientsAccumulateOntoExistingValues) {
   const std::vector<double> x = random_floats(shape_numel(input_shape(o, T, B)), 1);
   const std::vector<double> go = random_floats(shape_numel(output_shape(o, T, B)), 2);
   const std::vector<double> start = random_floats(rnn.flat_grads().numel(), 3);
-  rnn.flat_grads().copy_from(Tensor::from_vector({rnn.flat_grads().numel()}, to_float(start)));
+  Tensor grads = rnn.flat_grads();  // a handle onto the model's storage
+  grads.copy_from(Tensor::from_vector({grads.numel()}, to_float(start)));
   RNNCache cache;
   rnn.forward_train(Tensor::from_vector(input_shape(o, T, B), to_float(x), dev()), Tensor(), cache);
   rnn.backward(cache, Tensor::from_vector(output_shape(o, T, B), to_float(go), dev()));

@@ -174,8 +174,8 @@ TEST_P(PyTorchFixtureBackend, Float32MatchesPyTorch) {
   Context ctx(dev);
   RNN rnn(ctx, f.o, 0);
   for (size_t i = 0; i < f.param_names.size(); ++i)
-    rnn.parameter(f.param_names[i])
-        .copy_from(Tensor::from_vector(f.param_shapes[i], to_float(f.param_values[i])));
+    rnn.set_parameter(f.param_names[i],
+                      Tensor::from_vector(f.param_shapes[i], to_float(f.param_values[i])));
   const Shape in_shape = input_shape(f.o, f.T, f.B), st_shape = state_shape(f.o, f.B);
   const Tensor input = Tensor::from_vector(in_shape, to_float(f.input), dev);
   const Tensor h0 = f.has_h0 ? Tensor::from_vector(st_shape, to_float(f.h0), dev) : Tensor();

@@ -116,7 +116,8 @@ TEST_P(PackedBackend, MatchesPyTorch) {
     Context ctx(device);
     RNN rnn(ctx, c.o, 1);
     ASSERT_EQ(rnn.parameter_names(), c.names);
-    rnn.flat_parameters().copy_from(
+    Tensor params = rnn.flat_parameters();  // a handle onto the model's storage
+    params.copy_from(
         Tensor::from_vector({static_cast<int64_t>(c.params.size())}, to_float(c.params)));
     rnn.zero_grad();
     const Tensor x = Tensor::from_vector(input_shape(c.o, c.T, c.B), to_float(c.input), device);

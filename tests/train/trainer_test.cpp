@@ -207,6 +207,7 @@ TEST(Trainer, StopsOnNonFiniteLoss) {
 TEST(Trainer, RejectsMismatchedData) {
   Model m(2, 4, 1, 1);
   Adam opt(m.ctx);
+  add_model(opt, m);
   Trainer tr(m.rnn, m.fc, opt, TrainerOptions{});
   EXPECT_THROW(tr.fit(regression(8, 3, 3, 1, 1), nullptr), Error);  // input_size 3 != 2
   EXPECT_THROW(tr.fit(regression(8, 3, 2, 2, 1), nullptr), Error);  // 2 targets != 1
