@@ -15,8 +15,11 @@
 #      every binary in its summary and writes at most 8 flat files;
 #   5. gpu-check.sh's failure paths, on a copy with broken binaries and small budgets: a binary
 #      that cannot list its tests is a FAIL, one that hangs is killed at its timeout, a spent
-#      budget leaves the rest NOTRUN, later stages still run, all within the budgets; and a check
-#      killed in its third stage keeps the first two stages' results.
+#      budget leaves the rest NOTRUN, later stages still run, all within the budgets; a check
+#      killed in its third stage keeps the first two stages' results; and run as on the GPU
+#      machine (no --dry-run) with a stand-in compute-sanitizer, the missing device fails the
+#      check, the sanitizer stage starts with ops_test, reads the tool's error summary, and
+#      stops with a skip when the tool says "Device not supported".
 # Run by tools/test.sh (CI). Usage: bash tools/gpu-preflight.sh
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -171,7 +174,8 @@ check_out_dir "$WORK/broken-out" || fail "failure paths: OUT holds more than 8 f
 # A check killed in its third stage (a hanging elman-bench) keeps the first two stages' results.
 printf '%s\n' "$hang" >"$BROKEN/bin/elman-bench"
 cp "$COPY/bin/${TESTS[0]}" "$COPY/bin/${TESTS[1]}" "$COPY/bin/${TESTS[2]}" "$COPY/bin/${TESTS[3]}" "$BROKEN/bin/"
-setsid bash "$BROKEN/gpu-check.sh" --dry-run "$WORK/killed-out" >"$WORK/killed.out" 2>&1 &
+ELMAN_CHECK_BUDGET_TESTS=12 setsid bash "$BROKEN/gpu-check.sh" --dry-run "$WORK/killed-out" \
+  >"$WORK/killed.out" 2>&1 &
 check_pid=$!
 for _ in $(seq 1 240); do
   grep -q '^== stage 3/5 bench' "$WORK/killed-out/summary.txt" 2>/dev/null && break
@@ -186,6 +190,47 @@ if grep -q '^== stage 3/5 bench' "$summary" && ! grep -q '^RESULT' "$summary" &&
   ok "failure paths: killed in stage 3, the check kept stages 1 and 2 (summary, machine.txt, tests.log)"
 else
   fail "failure paths: killed in stage 3, earlier results are missing from $(listing "$WORK/killed-out")"
+fi
+
+# As on the GPU machine, with a stand-in compute-sanitizer: it runs the first binary it is given
+# and finds the device unsupported for the second.
+mkdir -p "$WORK/fake-bin"
+cat >"$WORK/fake-bin/compute-sanitizer" <<'FAKE'
+#!/bin/bash
+while [ $# -gt 0 ]; do case $1 in --tool | --error-exitcode | --report-api-errors) shift 2 ;; *) break ;; esac; done
+count=$TMPDIR/stand-in-sanitizer-calls
+n=$(($(cat "$count" 2>/dev/null || echo 0) + 1))
+echo "$n" >"$count"
+[ "$n" -ge 2 ] && { echo "========= Error: Device not supported"; exit 1; }
+"$@"
+rc=$?
+echo "========= ERROR SUMMARY: 0 errors"
+exit $rc
+FAKE
+chmod +x "$WORK/fake-bin/compute-sanitizer"
+as_on_the_gpu_machine() {
+  PATH="$WORK/fake-bin:$PATH" ELMAN_CHECK_BUDGET_BENCH=15 ELMAN_CHECK_BUDGET_PACKAGE=15 \
+    ELMAN_CHECK_BUDGET_SANITIZER=40 bash "$COPY/gpu-check.sh" "$WORK/as-gpu" >"$WORK/as-gpu.out" 2>&1
+  local rc=$?
+  summary=$WORK/as-gpu/summary.txt
+  if [ "$rc" = 1 ] && grep -q '^RESULT: FAILED' "$summary" && grep -q 'FAIL   no GPU' "$summary"; then
+    ok "without --dry-run: the missing device fails the check"
+  else
+    fail "without --dry-run: exit $rc, $(grep '^RESULT' "$summary" 2>/dev/null || echo 'no RESULT line')"
+  fi
+  if grep -q 'SKIP   memcheck: not supported here (gVisor' "$summary"; then
+    ok "sanitizer stage: skipped under gVisor (this machine runs under gVisor)"
+    return
+  fi
+  expect "the sanitizer stage starts with ops_test and reads the error summary" \
+    '^\[sanitizer\] PASS   memcheck ops_test: ERROR SUMMARY: 0 errors'
+  expect "the sanitizer stage skips when the tool says 'Device not supported'" \
+    '^\[sanitizer\] SKIP   memcheck: not supported here \(Device not supported'
+}
+if nvidia-smi -L 2>/dev/null | grep -q '^GPU '; then
+  echo "preflight: (a GPU is present: the run as on the GPU machine is not rehearsed here)"
+else
+  as_on_the_gpu_machine
 fi
 
 echo "preflight: $((SECONDS - START)) s in all"
