@@ -66,6 +66,9 @@ else
   exit 2
 fi
 
+# A transfer that drops execute bits must not turn into "cannot list its tests".
+for f in "$BUNDLE"/bin/*; do [ -x "$f" ] || chmod u+x "$f" 2>/dev/null; done
+
 B_MACHINE=${ELMAN_CHECK_BUDGET_MACHINE:-30}
 B_TESTS=${ELMAN_CHECK_BUDGET_TESTS:-180}
 B_BENCH=${ELMAN_CHECK_BUDGET_BENCH:-120}
