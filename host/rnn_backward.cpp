@@ -144,7 +144,7 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
     const float* x = l == 0 ? st.x_internal.data() : st.layer_out[l - 1].data();  // [T, B, I]
     const float* out = st.layer_out[l].data();                                    // [T, B, D*H]
     float* dx = l == 0 ? dx_layer0 : dy_buf[l % 2].data();  // [T, B, I]: dL/dx of this layer
-    be.fork(static_cast<int>(D));
+    detail::LaneScope lanes(be, static_cast<int>(D));
     for (int64_t d = 0; d < D; ++d) {
       be.set_lane(static_cast<int>(d));
       const detail::CellOffsets& cell = ws.layout.cells[static_cast<size_t>(l * D + d)];
@@ -208,7 +208,7 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
                 grads + cell.b_hh, H);
       }
     }
-    be.join();
+    lanes.join();
     // dx = sum_d delta_d W_ih_d: after the join, since both directions add into dx.
     for (int64_t d = 0; d < D; ++d) {
       const detail::CellOffsets& cell = ws.layout.cells[static_cast<size_t>(l * D + d)];

@@ -71,7 +71,7 @@ void run_layers(Backend& be, const RNNOptions& o, const detail::ParamLayout& lay
   for (int64_t l = 0; l < o.num_layers; ++l) {
     const int64_t I = o.layer_input_size(l);
     float* out = layer_out(l);  // [T, B, D*H]
-    be.fork(static_cast<int>(D));
+    detail::LaneScope lanes(be, static_cast<int>(D));
     for (int64_t d = 0; d < D; ++d) {
       be.set_lane(static_cast<int>(d));
       const detail::CellOffsets& cell = layout.cells[static_cast<size_t>(l * D + d)];
@@ -105,7 +105,7 @@ void run_layers(Backend& be, const RNNOptions& o, const detail::ParamLayout& lay
       detail::run(be, detail::GatherFinalStep{out + d * H, h_n + (l * D + d) * B * H, T, B, H, DH,
                                               batch.perm, batch.lengths, d == 1});
     }
-    be.join();
+    lanes.join();
     in = out;
   }
 }

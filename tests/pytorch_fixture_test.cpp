@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/source_path.h"
 #include "tests/test_util.h"
 
 namespace elman::test {
@@ -13,12 +14,8 @@ namespace {
 
 using nlohmann::json;
 
-// The fixtures' folder: $ELMAN_FIXTURE_DIR when set (a build carried to another machine), else
-// the source tree's tests/fixtures as configured.
-std::string fixture_dir() {
-  const char* env = std::getenv("ELMAN_FIXTURE_DIR");
-  return env && *env ? env : ELMAN_FIXTURE_DIR;
-}
+// The fixtures' folder (tests/source_path.h: the source tree's, or a carried bundle's).
+std::string fixture_dir() { return source_path("tests/fixtures"); }
 
 json load_json(const std::string& path) {
   std::ifstream f(path);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
+#include "tests/source_path.h"
 
 namespace elman::test {
 namespace {
@@ -26,7 +27,7 @@ std::vector<double> values(const nlohmann::json& j) {
 }
 
 std::vector<PackedCase> load_cases() {
-  const std::string dir = ELMAN_FIXTURE_DIR;
+  const std::string dir = source_path("tests/sequences/fixtures");
   std::ifstream index(dir + "/index.json");
   if (!index) throw std::runtime_error("cannot open " + dir + "/index.json");
   std::vector<PackedCase> cases;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "tests/source_path.h"
 #include "tests/train/train_test_util.h"
 
 namespace elman {
@@ -17,7 +18,7 @@ using train_test::random_floats;
 using train_test::regression;
 using train_test::rnn_options;
 
-const std::string kData = std::string(ELMAN_SOURCE_DIR) + "/data/";
+const std::string kData = test::source_path("data") + "/";
 
 std::vector<double> train_losses(uint64_t shuffle_seed, int64_t batch) {
   Model m(2, 6, 1, 3);
