@@ -42,12 +42,18 @@ Context::Context(Device device, CUstream_st* stream) {
 }
 
 Context::~Context() = default;
+Context::Context(const Context&) = default;
+Context& Context::operator=(const Context&) = default;
 Context::Context(Context&&) noexcept = default;
 Context& Context::operator=(Context&&) noexcept = default;
 
-Device Context::device() const { return backend_->device(); }
-CUstream_st* Context::stream() const { return backend_->stream(); }
-void Context::synchronize() { backend_->synchronize(); }
-detail::Backend& Context::backend() { return *backend_; }
+detail::Backend& Context::backend() const {
+  if (!backend_)
+    throw Error("Context: this context was moved from; use the context it was moved into");
+  return *backend_;
+}
+Device Context::device() const { return backend().device(); }
+CUstream_st* Context::stream() const { return backend().stream(); }
+void Context::synchronize() { backend().synchronize(); }
 
 }  // namespace elman

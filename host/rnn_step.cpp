@@ -2,8 +2,10 @@
 // (the same orchestration, so it equals the full forward by construction: a few launches per
 // layer, nothing allocated once the caller reuses its results).
 #include "elman/error.h"
+#include "host/alias_checks.h"
 #include "host/buffers.h"
 #include "host/rnn_state.h"
+#include "host/shape_checks.h"
 
 namespace elman {
 
@@ -14,6 +16,7 @@ RNNOutput RNN::step(const Tensor& x_t, const Tensor& state) {
 }
 
 void RNN::step_into(const Tensor& x_t, const Tensor& state, RNNOutput& result) {
+  check_usable("RNN::step");
   const RNNOptions& o = options_;
   if (o.bidirectional)
     throw Error(
@@ -34,8 +37,28 @@ void RNN::step_into(const Tensor& x_t, const Tensor& state, RNNOutput& result) {
   const Shape x_seq = o.batch_first ? Shape{B, 1, o.input_size} : Shape{1, B, o.input_size};
   const Tensor h0 = state.defined() ? state.view({L, B, H}) : Tensor();
   const Shape out_shape = batched ? Shape{B, H} : Shape{H};
-  detail::ensure_result(result.output, out_shape, ctx_->device());
-  detail::ensure_result(result.h_n, state_shape, ctx_->device());
+  const Device device = ctx_.device();
+  detail::check_tensor("RNN::step", "x_t", x_t, x_t.shape(), device, false);
+  detail::check_tensor("RNN::step", "state", state, state_shape, device, true);
+  // The aliasing rule (rnn.h): result.h_n may be `state` itself, nothing else may overlap.
+  const Tensor none;
+  const bool hn_is_state = state.defined() && result.h_n.is_same(state) &&
+                           detail::written_in_place(result.h_n, state_shape, device);
+  const bool output_kept = detail::written_in_place(result.output, out_shape, device);
+  detail::check_no_overlap("RNN::step", {"output", result.output}, out_shape, device,
+                           {{"x_t", x_t},
+                            {"state", state},
+                            {"the model's parameters", flat_params_},
+                            {"the model's gradients", flat_grads_}});
+  detail::check_no_overlap("RNN::step", {"h_n", result.h_n}, state_shape, device,
+                           {{"x_t", x_t},
+                            {"state (h_n may be the state itself, not a part of it)",
+                             hn_is_state ? none : state},
+                            {"output", output_kept ? result.output : none},
+                            {"the model's parameters", flat_params_},
+                            {"the model's gradients", flat_grads_}});
+  detail::ensure_result(result.output, out_shape, device);
+  detail::ensure_result(result.h_n, state_shape, device);
   // Views onto the caller's results: forward_into writes them in place.
   RNNOutput seq{result.output.view(o.batch_first ? Shape{B, 1, H} : Shape{1, B, H}),
                 result.h_n.view({L, B, H})};

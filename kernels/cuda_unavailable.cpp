@@ -37,6 +37,11 @@ void cuda_fill_float(float*, size_t n, float, int device) {
                            " floats on cuda:" + std::to_string(device));
 }
 
+CudaDeviceScope::CudaDeviceScope(int device) {
+  throw_built_without_cuda("CudaDeviceScope: cuda:" + std::to_string(device));
+}
+CudaDeviceScope::~CudaDeviceScope() = default;
+
 std::unique_ptr<Backend> make_cuda_backend(int device, CUstream_st*) {
   throw_built_without_cuda("make_cuda_backend: cuda:" + std::to_string(device));
 }

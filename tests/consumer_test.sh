@@ -1,7 +1,9 @@
 #!/bin/bash
 # Installs the built library into a fresh prefix, then configures, builds and runs the separate
 # project examples/consumer against it with find_package(elman), as a user would: with no CUDA
-# toolkit, in either configuration of elman (find_package(CUDAToolkit) is disabled for it).
+# toolkit, in either configuration of elman (find_package(CUDAToolkit) is disabled for it); and
+# runs the installed programs from the prefix (they find libelman through their $ORIGIN/../lib
+# RUNPATH).
 # Usage: consumer_test.sh <cmake> <elman build dir> <consumer source dir> <scratch dir>
 #                         <c++ compiler> [c++ flags, e.g. the sanitizer flags of an ASan build]
 set -euo pipefail
@@ -23,3 +25,10 @@ fi
   -DCMAKE_DISABLE_FIND_PACKAGE_CUDAToolkit=ON
 "$cmake_bin" --build "$scratch/build"
 "$scratch/build/elman_consumer"
+# Every program the build made (demo/elman-train, bench/elman-bench) is installed and starts.
+for built in "$build_dir/demo/elman-train" "$build_dir/bench/elman-bench"; do
+  [ -x "$built" ] || continue
+  program=$(basename "$built")
+  "$scratch/prefix/bin/$program" --help > "$scratch/$program-help.log"
+  echo "installed $program starts"
+done

@@ -278,8 +278,9 @@ TEST(Errors, CudaContextWithoutDevice) {
 }
 
 // A CPU-only build (ELMAN_WITH_CUDA=OFF) behaves as a machine without a GPU, and wherever a user
-// asks for CUDA explicitly the error says why there is none.
-TEST(Errors, CudaRequestedFromACpuOnlyBuild) {
+// asks for CUDA explicitly the error says why there is none. (Not named for the GPU check's
+// filter: it has nothing to run on a GPU.)
+TEST(Errors, CpuOnlyBuildRefusesGpuRequests) {
   if (built_with_cuda()) GTEST_SKIP() << "built with CUDA";
   EXPECT_EQ(cuda_device_count(), 0);
   EXPECT_EQ(Device::best_available(), Device::cpu());
@@ -308,7 +309,7 @@ TEST(Errors, CudaDeviceIndexOutOfRange) {
 
 // Out of device memory is an elman::Error naming the size, and it leaks nothing: a normal model
 // works right after. hidden_size 200,000 needs 160 GB for W_hh alone, more than any GPU here.
-TEST(Errors, ModelTooLargeForTheDevice) {
+TEST(Errors, CudaModelTooLargeForTheDevice) {
   ELMAN_SKIP_WITHOUT_CUDA();
   Context ctx(Device::cuda(0));
   const RNNOptions huge = make_options(1, 200000, 1, Nonlinearity::kTanh, false, false);
@@ -332,7 +333,7 @@ TEST(Errors, StreamForCpuContext) {
 }
 
 // A tensor on another device than the model's is refused, naming both devices.
-TEST(Errors, TensorOnTheWrongDevice) {
+TEST(Errors, CudaTensorOnTheWrongDevice) {
   ELMAN_SKIP_WITHOUT_CUDA();
   Context cpu(Device::cpu());
   RNN rnn(cpu, make_options(4, 3, 1, Nonlinearity::kTanh, false, false));

@@ -3,10 +3,12 @@
 #   1. the CPU test suite under AddressSanitizer + UndefinedBehaviorSanitizer, built CPU-only
 #      (build-asan, ELMAN_WITH_CUDA=OFF),
 #   2. the safetensors fuzz target for a bounded time (tools/fuzz.sh, 60 s),
-#   3. the whole test suite on the release build (build: with CUDA where nvcc is found, else
+#   3. the GPU check rehearsed without a GPU (tools/gpu-preflight.sh: bundles the release build),
+#      where the release build has CUDA,
+#   4. the whole test suite on the release build (build: with CUDA where nvcc is found, else
 #      CPU-only), last, so its summary closes the log.
 # GPU tests skip, visibly, where no CUDA device is present or the build has no CUDA.
-# ELMAN_TEST_QUICK=1 runs step 3 only.
+# ELMAN_TEST_QUICK=1 runs step 4 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -33,6 +35,14 @@ if [ "${ELMAN_TEST_QUICK:-0}" != "1" ]; then
 
   echo "== test: fuzzing the safetensors reader for 60 s (tools/fuzz.sh)"
   bash tools/fuzz.sh 60 build-fuzz 2>&1 | tail -n 15
+
+  # The GPU bundle is made of the CUDA build; a CPU-only one has nothing to take to a GPU.
+  if grep -qx 'ELMAN_WITH_CUDA:STRING=ON' build/CMakeCache.txt; then
+    echo "== test: the GPU check rehearsed without a GPU (tools/gpu-preflight.sh)"
+    bash tools/gpu-preflight.sh
+  else
+    echo "== test: no GPU check rehearsal: the release build is CPU-only"
+  fi
 fi
 
 echo "== test: the whole suite (build)"
