@@ -44,4 +44,16 @@ CUstream_st* Context::stream() const { return backend_->stream(); }
 void Context::synchronize() { backend_->synchronize(); }
 detail::Backend& Context::backend() { return *backend_; }
 
+void Context::set_num_threads(int n) {
+  if (!device().is_cpu())
+    throw Error("Context::set_num_threads: the context is on " + device().str() +
+                "; the thread count is a CPU setting");
+  static_cast<detail::CpuBackend&>(*backend_).set_num_threads(n);
+}
+
+int Context::num_threads() const {
+  if (!backend_->device().is_cpu()) return 1;
+  return static_cast<const detail::CpuBackend&>(*backend_).num_threads();
+}
+
 }  // namespace elman

@@ -1,9 +1,20 @@
-// CpuBackend's GEMM: cblas_sgemm in column-major, the same argument meaning as cublasSgemm.
+// CpuBackend: cblas_sgemm in column-major (the same argument meaning as cublasSgemm), and the
+// fused recurrence's thread pool and kernels.
 #include "host/cpu_backend.h"
 
 #include <cblas.h>
 
+#include <algorithm>
+
+#include "elman/error.h"
+
 namespace elman::detail {
+
+CpuBackend::CpuBackend()
+    : num_threads_(std::min(cpu::available_cores(), kMaxDefaultThreads)),
+      kernels_(cpu::kernels_for(cpu::best_isa())) {}
+
+CpuBackend::~CpuBackend() = default;
 
 void CpuBackend::gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha,
                       const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
@@ -14,6 +25,17 @@ void CpuBackend::gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float
   cblas_sgemm(CblasColMajor, to_cblas(ta), to_cblas(tb), static_cast<int>(m), static_cast<int>(n),
               static_cast<int>(k), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb), beta,
               C, static_cast<int>(ldc));
+}
+
+void CpuBackend::set_num_threads(int n) {
+  if (n < 1) throw Error("Context::set_num_threads: n = " + std::to_string(n) + ", expected >= 1");
+  if (n != num_threads_) pool_.reset();
+  num_threads_ = n;
+}
+
+cpu::ThreadPool& CpuBackend::pool() {
+  if (!pool_) pool_ = std::make_unique<cpu::ThreadPool>(num_threads_);
+  return *pool_;
 }
 
 }  // namespace elman::detail

@@ -1,9 +1,13 @@
-// Streaming: RNN::step, one time step of every layer, as a forward over a sequence of length 1
-// (the same orchestration, so it equals the full forward by construction: a few launches per
-// layer, nothing allocated once the caller reuses its results).
+// Streaming: RNN::step, one time step of every layer. Its own short path (no batch plan, no
+// gathers): the shape checks, then the recurrence's step (host/recurrence.h) into a scratch
+// state, then the new state and output copied into the caller's results (which may alias the
+// old state). The same math as the full forward, checked step for step by the tests.
 #include "elman/error.h"
+#include "host/backend.h"
 #include "host/buffers.h"
+#include "host/recurrence.h"
 #include "host/rnn_state.h"
+#include "host/shape_checks.h"
 
 namespace elman {
 
@@ -25,21 +29,34 @@ void RNN::step_into(const Tensor& x_t, const Tensor& state, RNNOutput& result) {
     throw Error("RNN::step: x_t has shape " + shape_str(x_t.shape()) + ", expected [B, " +
                 std::to_string(o.input_size) + "] or [" + std::to_string(o.input_size) +
                 "] (input_size = " + std::to_string(o.input_size) + ")");
+  const Device device = ctx_->device();
+  detail::check_tensor("RNN::step", "x_t", x_t, x_t.shape(), device, false);
   const int64_t B = batched ? x_t.size(0) : 1, H = o.hidden_size, L = o.num_layers;
   const Shape state_shape = batched ? Shape{L, B, H} : Shape{L, H};
-  if (state.defined() && state.shape() != state_shape)
-    throw Error("RNN::step: state has shape " + shape_str(state.shape()) + ", expected " +
-                shape_str(state_shape));
-  // A length-1 sequence: [1, B, I] and [B, 1, I] are the same memory, whatever batch_first.
-  const Shape x_seq = o.batch_first ? Shape{B, 1, o.input_size} : Shape{1, B, o.input_size};
-  const Tensor h0 = state.defined() ? state.view({L, B, H}) : Tensor();
-  const Shape out_shape = batched ? Shape{B, H} : Shape{H};
-  detail::ensure_result(result.output, out_shape, ctx_->device());
-  detail::ensure_result(result.h_n, state_shape, ctx_->device());
-  // Views onto the caller's results: forward_into writes them in place.
-  RNNOutput seq{result.output.view(o.batch_first ? Shape{B, 1, H} : Shape{1, B, H}),
-                result.h_n.view({L, B, H})};
-  forward_into(x_t.view(x_seq), h0, seq);
+  detail::check_tensor("RNN::step", "state", state, state_shape, device, true);
+  detail::ensure_result(result.output, batched ? Shape{B, H} : Shape{H}, device);
+  detail::ensure_result(result.h_n, state_shape, device);
+  if (B == 0) return;
+
+  detail::Backend& be = ctx_->backend();
+  Workspace& ws = *workspace_;
+  detail::StepRecurrence r;
+  r.params = flat_params_.data();
+  r.cells = ws.layout.cells.data();
+  r.bias = o.bias;
+  r.x = x_t.data();
+  r.state = state.defined() ? state.data() : nullptr;
+  r.next_state = detail::ensure_buffer(ws.step_state, {L, B, H}, device).data();
+  r.pre = detail::ensure_buffer(ws.step_pre, {B, H}, device).data();
+  r.layers = L;
+  r.batch = B;
+  r.input_size = o.input_size;
+  r.hidden = H;
+  r.act = detail::activation_of(o);
+  detail::run_step_recurrence(be, resolved_algorithm(), r);
+  detail::run(be, detail::CopyRows{r.next_state, result.h_n.data(), L * B, H, H, H});
+  detail::run(be,
+              detail::CopyRows{r.next_state + (L - 1) * B * H, result.output.data(), B, H, H, H});
 }
 
 }  // namespace elman

@@ -30,6 +30,12 @@ class Context {
   // Waits until all work queued by this context has finished (no-op on the CPU).
   void synchronize();
 
+  // CPU contexts: the threads the fused recurrence may use (README "Algorithms"). The default is
+  // the cores this process may run on, at most 16; n >= 1. CUDA contexts have no such setting:
+  // set_num_threads throws there and num_threads() is 1.
+  void set_num_threads(int n);
+  int num_threads() const;
+
   detail::Backend& backend();  // internal: the seam between orchestration and the device
 
  private:
