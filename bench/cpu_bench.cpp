@@ -15,6 +15,7 @@
 #include "bench/varlen.h"
 #include "elman/elman.h"
 #include "host/backend.h"
+#include "host/cpu/kernels.h"
 
 extern "C" int openblas_get_num_threads(void);
 
@@ -316,6 +317,8 @@ BenchRun run_cpu_bench(const std::vector<BenchShape>& shapes,
   env["device"] = cpu_model();
   env["cpu_cores"] = std::thread::hardware_concurrency();
   env["openblas_threads"] = openblas_get_num_threads();
+  env["elman_threads"] = Context(Device::cpu()).num_threads();  // the fused recurrence's
+  env["elman_cpu_kernels"] = detail::cpu::isa_name(detail::cpu::best_isa());
   env["pytorch_threads_requested"] = threads;
   rates = measure_cpu_rates();
 

@@ -127,7 +127,9 @@ int run(int argc, char** argv) {
               << env["cudnn"].get<std::string>() << " (" << env["cudnn_math"].get<std::string>()
               << ")\n";
   else
-    std::cout << "PyTorch " << env["pytorch"].get<std::string>() << "\n";
+    std::cout << "PyTorch " << env["pytorch"].get<std::string>()
+              << "; elman: " << env["elman_threads"] << " threads, "
+              << env["elman_cpu_kernels"].get<std::string>() << " kernels\n";
   std::cout << "compute rate: " << rates.gemm_flop_per_s / 1e12 << " TFLOP/s (" << rates.gemm_what
             << "); copy: " << rates.copy_byte_per_s / 1e9 << " GB/s (" << rates.copy_what
             << ")\n\n";
