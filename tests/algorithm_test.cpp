@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 
 #include "host/cpu/thread_pool.h"
 #include "tests/test_util.h"
@@ -40,6 +41,7 @@ TEST(Algorithm, FusedIsCpuOnly) {
 }
 
 TEST(Threads, ContextDefaultAndSetting) {
+  if (std::getenv("ELMAN_NUM_THREADS")) GTEST_SKIP() << "ELMAN_NUM_THREADS is set";
   Context ctx;
   EXPECT_EQ(ctx.num_threads(), std::min(detail::cpu::available_cores(), 16));
   ctx.set_num_threads(3);
@@ -48,11 +50,45 @@ TEST(Threads, ContextDefaultAndSetting) {
   EXPECT_EQ(ctx.num_threads(), 3);
 }
 
+// ELMAN_NUM_THREADS sets the default, like OMP_NUM_THREADS; a bad value is a clear error.
+TEST(Threads, EnvironmentSetsTheDefault) {
+  const char* before = std::getenv("ELMAN_NUM_THREADS");
+  const std::string saved = before ? before : "";
+  setenv("ELMAN_NUM_THREADS", "5", 1);
+  EXPECT_EQ(Context().num_threads(), 5);
+  for (const char* bad : {"0", "-2", "two", "3x"}) {
+    setenv("ELMAN_NUM_THREADS", bad, 1);
+    ELMAN_EXPECT_ERROR(Context(), "ELMAN_NUM_THREADS", std::string("'") + bad + "'", "[1, 4096]");
+  }
+  if (before)
+    setenv("ELMAN_NUM_THREADS", saved.c_str(), 1);
+  else
+    unsetenv("ELMAN_NUM_THREADS");
+}
+
 TEST(Threads, CudaContextHasNoThreadCount) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
   Context ctx(Device::cuda(0));
   EXPECT_EQ(ctx.num_threads(), 1);
   ELMAN_EXPECT_ERROR(ctx.set_num_threads(2), "set_num_threads", "cuda:0", "CPU setting");
+}
+
+// After a call whose threads kept waiting for a descheduled partner, the next calls run on one
+// thread, then the full count is tried again; with the fallback off the count never changes.
+TEST(Threads, FallBackToOneThreadWhenOversubscribed) {
+  detail::CpuBackend cpu;
+  cpu.set_num_threads(4);
+  EXPECT_EQ(cpu.threads_for_next_call(), 4);
+  cpu.report_waits(1, 100);  // an occasional slow wait: not oversubscribed
+  EXPECT_EQ(cpu.threads_for_next_call(), 4);
+  cpu.report_waits(30, 100);
+  int single = 0;
+  while (cpu.threads_for_next_call() == 1) ++single;
+  EXPECT_EQ(single, 64);
+  EXPECT_EQ(cpu.threads_for_next_call(), 4);
+  cpu.set_adapt_to_load(false);
+  cpu.report_waits(100, 100);
+  EXPECT_EQ(cpu.threads_for_next_call(), 4);
 }
 
 // Every index runs exactly once per call, on as many threads as asked, call after call.
@@ -100,7 +136,9 @@ TEST(Threads, FusedResultsDoNotDependOnTheThreadCount) {
   auto run = [&](int threads) {
     Context ctx;
     ctx.set_num_threads(threads);
-    static_cast<detail::CpuBackend&>(ctx.backend()).set_min_flops_per_thread(0);
+    auto& cpu = static_cast<detail::CpuBackend&>(ctx.backend());
+    cpu.set_min_flops_per_thread(0);
+    cpu.set_adapt_to_load(false);
     RNN rnn(ctx, o, 4);
     rnn.set_algorithm(Algorithm::kFused);
     RNNCache cache;

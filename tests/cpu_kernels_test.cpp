@@ -70,30 +70,36 @@ TEST_P(CpuKernels, DotProductsMatchPlainLoops) {
 TEST_P(CpuKernels, TransposedProductsMatchPlainLoops) {
   ELMAN_SKIP_IF_NO_KERNELS();
   for (int64_t inner : kSizes)
-    for (int64_t rows : {1, 2, 5, 6, 7, 13})
+    for (int64_t rows : {1, 2, 3, 5, 6, 7, 9, 13, 32})
       for (int64_t cols : {1, 4, 9, 17, 33, 70}) {
         const int64_t begin = cols / 3, end = cols, ldw = cols + 2, ldd = inner + 1, ldg = cols + 5;
         const std::vector<double> w = random_floats(inner * ldw, 4),
                                   d = random_floats(rows * ldd, 5);
-        std::vector<float> g(static_cast<size_t>(rows * ldg), kPoison);
-        const std::vector<float> wf = to_float(w), df = to_float(d);
-        k().transposed_products(wf.data(), ldw, inner, df.data(), ldd, rows, g.data(), ldg, begin,
-                                end);
-        std::vector<double> got, want;
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t c = 0; c < ldg; ++c) {
-            if (c < begin || c >= end) {
-              ASSERT_EQ(g[r * ldg + c], kPoison) << "column " << c << " written";
-              continue;
+        const std::vector<double> g0 = random_floats(rows * ldg, 6);
+        for (bool accumulate : {false, true}) {
+          std::vector<float> g = to_float(g0);
+          for (int64_t r = 0; r < rows; ++r)  // columns outside [begin, end) must stay
+            for (int64_t c = 0; c < ldg; ++c)
+              if (c < begin || c >= end) g[r * ldg + c] = kPoison;
+          const std::vector<float> wf = to_float(w), df = to_float(d);
+          k().transposed_products(wf.data(), ldw, inner, df.data(), ldd, rows, g.data(), ldg, begin,
+                                  end, accumulate);
+          std::vector<double> got, want;
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t c = 0; c < ldg; ++c) {
+              if (c < begin || c >= end) {
+                ASSERT_EQ(g[r * ldg + c], kPoison) << "column " << c << " written";
+                continue;
+              }
+              double s = accumulate ? g0[r * ldg + c] : 0.0;
+              for (int64_t j = 0; j < inner; ++j) s += d[r * ldd + j] * w[j * ldw + c];
+              got.push_back(g[r * ldg + c]);
+              want.push_back(s);
             }
-            double s = 0;
-            for (int64_t j = 0; j < inner; ++j) s += d[r * ldd + j] * w[j * ldw + c];
-            got.push_back(g[r * ldg + c]);
-            want.push_back(s);
-          }
-        ASSERT_TRUE(close("transposed_products inner=" + std::to_string(inner) +
-                              " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols),
-                          got, want, 1e-6, 1.0));  // as above
+          ASSERT_TRUE(close("transposed_products inner=" + std::to_string(inner) +
+                                " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols),
+                            got, want, 1e-6, 1.0));  // as above
+        }
       }
 }
 

@@ -98,9 +98,10 @@ inline Context make_context(const Where& w) {
   if (!w.kernels.empty()) {
     auto& cpu = static_cast<detail::CpuBackend&>(ctx.backend());
     cpu.set_kernels(*kernels_of(w));
-    if (w.threads > 0) {
+    if (w.threads > 0) {  // exactly w.threads, on every shape, however busy the machine
       ctx.set_num_threads(w.threads);
       cpu.set_min_flops_per_thread(0);
+      cpu.set_adapt_to_load(false);
     }
   }
   return ctx;

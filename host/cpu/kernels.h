@@ -21,11 +21,11 @@ struct Kernels {
   void (*dot_products)(const float* w, int64_t ldw, int64_t k, const float* x, int64_t ldx,
                        int64_t rows, float* y, int64_t ldy, int64_t col_begin, int64_t col_end,
                        bool accumulate);
-  // g[b][k] = sum_j d[b][j] w[j][k] for b < rows, k in [col_begin, col_end): g = d w.
-  // w: [inner, *] stride ldw; d: [rows, inner] stride ldd.
+  // g[b][k] (+)= sum_j d[b][j] w[j][k] for b < rows, k in [col_begin, col_end): g (+)= d w
+  // (overwrite when !accumulate). w: [inner, *] stride ldw; d: [rows, inner] stride ldd.
   void (*transposed_products)(const float* w, int64_t ldw, int64_t inner, const float* d,
                               int64_t ldd, int64_t rows, float* g, int64_t ldg, int64_t col_begin,
-                              int64_t col_end);
+                              int64_t col_end, bool accumulate);
   // h[b][j] = f(a[b][j] + (b_ih[j] + b_hh[j])) (no bias when b_ih is nullptr): DESIGN.md §1's
   // h_t = f(a_t), summed in ForwardStep's order.
   void (*activate)(const float* a, int64_t lda, const float* b_ih, const float* b_hh, float* h,

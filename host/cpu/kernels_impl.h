@@ -79,12 +79,13 @@ inline void dot_products(const float* w, int64_t ldw, int64_t k, const float* x,
     dot_rows<kWidth, 1>(w, ldw, k, x, ldx, row, rows, y, ldy, col_begin, col_end, accumulate);
 }
 
-// ---- g = d w: rows of w scaled by d and summed (outer products), register-blocked ---------
+// ---- g (+)= d w: rows of w scaled by d and summed (outer products), register-blocked -------
 // One block: R rows of g by V vectors of columns, R * V accumulators; per inner index j one
 // load of w's row segment serves all R rows.
 template <int R, int V>
 ELMAN_SIMD_INLINE void outer_block(const float* w, int64_t ldw, int64_t inner,
-                                   const float* const (&d)[R], float* const (&g)[R], int64_t col) {
+                                   const float* const (&d)[R], float* const (&g)[R], int64_t col,
+                                   bool accumulate) {
   Vec acc[R][V] = {};
   for (int64_t j = 0; j < inner; ++j) {
     Vec wv[V];
@@ -98,13 +99,19 @@ ELMAN_SIMD_INLINE void outer_block(const float* w, int64_t ldw, int64_t inner,
     }
   }
   ELMAN_UNROLL
-  for (int r = 0; r < R; ++r) ELMAN_UNROLL
-  for (int v = 0; v < V; ++v) store(g[r] + col + v * kWidth, acc[r][v]);
+  for (int r = 0; r < R; ++r) {
+    ELMAN_UNROLL
+    for (int v = 0; v < V; ++v) {
+      float* out = g[r] + col + v * kWidth;
+      store(out, accumulate ? load(out) + acc[r][v] : acc[r][v]);
+    }
+  }
 }
 
 template <int R>
 void outer_rows(const float* w, int64_t ldw, int64_t inner, const float* d, int64_t ldd,
-                int64_t row, float* g, int64_t ldg, int64_t col_begin, int64_t col_end) {
+                int64_t row, float* g, int64_t ldg, int64_t col_begin, int64_t col_end,
+                bool accumulate) {
   const float* dr[R];
   float* gr[R];
   ELMAN_UNROLL
@@ -112,41 +119,53 @@ void outer_rows(const float* w, int64_t ldw, int64_t inner, const float* d, int6
     dr[r] = d + (row + r) * ldd;
     gr[r] = g + (row + r) * ldg;
   }
-  // A lone row takes wider blocks, for enough independent accumulators.
-  constexpr int kWide = R == 1 ? 4 : 2;
+  // Fewer rows take wider blocks: about 8 to 12 independent accumulators in every case, enough
+  // to keep two FMA units busy through their latency.
+  constexpr int kWide = R >= 4 ? 2 : (R == 3 ? 3 : (R == 2 ? 4 : 8));
   int64_t c = col_begin;
   for (; c + kWide * kWidth <= col_end; c += kWide * kWidth)
-    outer_block<R, kWide>(w, ldw, inner, dr, gr, c);
-  for (; c + kWidth <= col_end; c += kWidth) outer_block<R, 1>(w, ldw, inner, dr, gr, c);
-  for (; c < col_end; ++c)  // fewer than kWidth columns left: scalar
+    outer_block<R, kWide>(w, ldw, inner, dr, gr, c, accumulate);
+  for (; c + kWidth <= col_end; c += kWidth)
+    outer_block<R, 1>(w, ldw, inner, dr, gr, c, accumulate);
+  for (; c < col_end; ++c) {  // fewer than kWidth columns left: scalar
     ELMAN_UNROLL
-  for (int r = 0; r < R; ++r) {
-    float s = 0.0f;
-    for (int64_t j = 0; j < inner; ++j) s += dr[r][j] * w[j * ldw + c];
-    gr[r][c] = s;
+    for (int r = 0; r < R; ++r) {
+      float s = 0.0f;
+      for (int64_t j = 0; j < inner; ++j) s += dr[r][j] * w[j * ldw + c];
+      gr[r][c] = accumulate ? gr[r][c] + s : s;
+    }
   }
 }
 
 inline void transposed_products(const float* w, int64_t ldw, int64_t inner, const float* d,
                                 int64_t ldd, int64_t rows, float* g, int64_t ldg, int64_t col_begin,
-                                int64_t col_end) {
-  constexpr int kRows = 6;
+                                int64_t col_end, bool accumulate) {
+  // Blocks of 6 rows, the last 7 to 11 rows as two blocks of 3 to 6 (not 6 and a slow 1 to 5).
   int64_t row = 0;
-  for (; row + kRows <= rows; row += kRows)
-    outer_rows<kRows>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end);
-  switch (rows - row) {
-    case 5:
-      return outer_rows<5>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end);
-    case 4:
-      return outer_rows<4>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end);
-    case 3:
-      return outer_rows<3>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end);
-    case 2:
-      return outer_rows<2>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end);
-    case 1:
-      return outer_rows<1>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end);
-    default:
-      return;
+  while (row < rows) {
+    const int64_t left = rows - row;
+    const int r = static_cast<int>(left >= 12 ? 6 : (left > 6 ? (left + 1) / 2 : left));
+    switch (r) {
+      case 6:
+        outer_rows<6>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end, accumulate);
+        break;
+      case 5:
+        outer_rows<5>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end, accumulate);
+        break;
+      case 4:
+        outer_rows<4>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end, accumulate);
+        break;
+      case 3:
+        outer_rows<3>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end, accumulate);
+        break;
+      case 2:
+        outer_rows<2>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end, accumulate);
+        break;
+      default:
+        outer_rows<1>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end, accumulate);
+        break;
+    }
+    row += r;
   }
 }
 

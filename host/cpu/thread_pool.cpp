@@ -40,10 +40,12 @@ void SpinBarrier::arrive_and_wait() {
     return;
   }
   for (int spins = 0; generation_.load(std::memory_order_acquire) == gen; ++spins) {
-    if (spins < kBarrierSpins)
+    if (spins < kBarrierSpins) {
       ELMAN_CPU_RELAX();
-    else
+    } else {
+      if (spins == kBarrierSpins) slow_waits_.fetch_add(1, std::memory_order_relaxed);
       sched_yield();
+    }
   }
 }
 
@@ -52,16 +54,20 @@ ThreadPool::ThreadPool(int threads) {
 }
 
 ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_.store(true, std::memory_order_release);
-    job_.store(job_word((job_.load() >> 16) + 1, 0), std::memory_order_release);
-  }
-  wake_.notify_all();
+  stop_.store(true);
+  job_.store(job_word((job_.load() >> 16) + 1, 0));
+  wake_sleepers();
   for (std::thread& t : workers_) t.join();
 }
 
+void ThreadPool::wake_sleepers() {
+  if (sleepers_.load() == 0) return;
+  { std::lock_guard<std::mutex> lock(mutex_); }  // a sleeper is either waiting or sees job_
+  wake_.notify_all();
+}
+
 void ThreadPool::run_erased(int n, Call call, const void* task) {
+  last_run_slow_ = false;
   if (n <= 1) {
     call(task, 0);
     return;
@@ -69,19 +75,16 @@ void ThreadPool::run_erased(int n, Call call, const void* task) {
   job_call_ = call;
   job_task_ = task;
   pending_.store(n - 1, std::memory_order_relaxed);
-  {
-    // Under the mutex, so a worker about to sleep either sees the new job or is woken.
-    std::lock_guard<std::mutex> lock(mutex_);
-    job_.store(job_word((job_.load(std::memory_order_relaxed) >> 16) + 1, n),
-               std::memory_order_release);
-  }
-  wake_.notify_all();
+  job_.store(job_word((job_.load(std::memory_order_relaxed) >> 16) + 1, n));
+  wake_sleepers();
   call(task, 0);
   for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
-    if (spins < kBarrierSpins)
+    if (spins < kBarrierSpins) {
       ELMAN_CPU_RELAX();
-    else
+    } else {
+      last_run_slow_ = true;
       sched_yield();
+    }
   }
 }
 
@@ -97,7 +100,9 @@ void ThreadPool::worker_loop(int index) {
       ELMAN_CPU_RELAX();
       if (spins % 64 == 0 && std::chrono::steady_clock::now() > spin_until) {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return job_.load(std::memory_order_acquire) >> 16 != seen; });
+        sleepers_.fetch_add(1);
+        wake_.wait(lock, [&] { return job_.load() >> 16 != seen; });
+        sleepers_.fetch_sub(1);
       }
       job = job_.load(std::memory_order_acquire);
     }

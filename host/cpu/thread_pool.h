@@ -21,11 +21,15 @@ class SpinBarrier {
  public:
   explicit SpinBarrier(int threads) : threads_(threads) {}
   void arrive_and_wait();
+  // Waits that outlasted the spin and had to yield: a partner was descheduled (the machine has
+  // more runnable threads than cores), not merely slower.
+  int slow_waits() const { return slow_waits_.load(std::memory_order_relaxed); }
 
  private:
   const int threads_;
   alignas(64) std::atomic<int> arrived_{0};
   alignas(64) std::atomic<uint32_t> generation_{0};
+  std::atomic<int> slow_waits_{0};
 };
 
 class ThreadPool {
@@ -36,6 +40,8 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
+  // Whether the last run() waited for a worker past the spin (as SpinBarrier::slow_waits).
+  bool last_run_was_slow() const { return last_run_slow_; }
 
   // Calls task(i) for every i in [0, n), n in [1, size()]: i = 0 on the calling thread, the
   // others on workers, and returns when all have returned. task must not throw. Not reentrant:
@@ -56,13 +62,19 @@ class ThreadPool {
   // them, so call and task stay untouched until they are done; the others never read them.
   static uint64_t job_word(uint64_t generation, int n) { return generation << 16 | uint64_t(n); }
   std::vector<std::thread> workers_;
+  bool last_run_slow_ = false;
   Call job_call_ = nullptr;
   const void* job_task_ = nullptr;
   alignas(64) std::atomic<uint64_t> job_{0};
   alignas(64) std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};
-  std::mutex mutex_;  // with wake_: sleeping workers, woken by a new job or by stop_
+  // Sleeping workers: counted, so a dispatch takes the mutex only when one sleeps. A worker
+  // counts itself before its last look at job_, the dispatcher stores job_ before it reads the
+  // count (both sequentially consistent): one of them sees the other.
+  std::atomic<int> sleepers_{0};
+  std::mutex mutex_;
   std::condition_variable wake_;
+  void wake_sleepers();
 };
 
 }  // namespace elman::detail::cpu

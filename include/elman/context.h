@@ -31,8 +31,9 @@ class Context {
   void synchronize();
 
   // CPU contexts: the threads the fused recurrence may use (README "Algorithms"). The default is
-  // the cores this process may run on, at most 16; n >= 1. CUDA contexts have no such setting:
-  // set_num_threads throws there and num_threads() is 1.
+  // the environment variable ELMAN_NUM_THREADS if set, else the cores this process may run on,
+  // at most 16; n >= 1. CUDA contexts have no such setting: set_num_threads throws there and
+  // num_threads() is 1.
   void set_num_threads(int n);
   int num_threads() const;
 
