@@ -11,6 +11,7 @@
 #include <iostream>
 #include <thread>
 
+#include "bench/agreement.h"
 #include "bench/bench_config.h"
 #include "bench/varlen.h"
 #include "elman/elman.h"
@@ -120,10 +121,7 @@ std::string cpu_model() {
 }
 
 // elman's results on input set 0, kept for the comparison with PyTorch's.
-struct Reference {
-  std::vector<float> y_inference, y, h_n, dx, dh0, dw;
-  int64_t pad_y_inference = 0, pad_y = 0, pad_dx = 0;  // nonzero values past the ends (varlen)
-};
+using Reference = ElmanResults;
 
 void run_elman_shape(const BenchShape& s, const BenchConfig& cfg, const fs::path& dir,
                      ShapeResult& r, Reference& ref) {
@@ -156,19 +154,8 @@ void run_elman_shape(const BenchShape& s, const BenchConfig& cfg, const fs::path
   RNNOutput inf_out, train_out;
   RNNCache cache;
   RNNInputGrads grads;
-  rnn.forward_into(sets[0].x, sets[0].h0, inf_out, lens);
-  ref.y_inference = inf_out.output.to_vector();
-  rnn.forward_train_into(sets[0].x, sets[0].h0, cache, train_out, lens);
-  rnn.zero_grad();
-  rnn.backward_into(cache, sets[0].dy, sets[0].dhy, grads);
-  ref.y = train_out.output.to_vector();
-  ref.h_n = train_out.h_n.to_vector();
-  ref.dx = grads.grad_input.to_vector();
-  ref.dh0 = grads.grad_h0.to_vector();
-  ref.dw = rnn.flat_grads().to_vector();
-  ref.pad_y_inference = count_nonzero_padding(ref.y_inference, lens, T, B, D * H);
-  ref.pad_y = count_nonzero_padding(ref.y, lens, T, B, D * H);
-  ref.pad_dx = count_nonzero_padding(ref.dx, lens, T, B, s.input_size);
+  ref = elman_results(rnn, sets[0].x, sets[0].h0, sets[0].dy, sets[0].dhy, lens, inf_out, train_out,
+                      cache, grads);
 
   const int K = cfg.rotations, wu = cfg.warmup, runs = cfg.runs;
   auto in = [&](int i) -> const Set& { return sets[size_t(i % K)]; };

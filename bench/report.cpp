@@ -10,7 +10,8 @@ namespace elman::bench {
 const SideResult* best_peer(const ShapeResult& r, Phase p) {
   const SideResult* best = nullptr;
   for (const SideResult& s : r.peers) {
-    if (s.status != "ok" || !s.timed) continue;
+    const bool agreed = s.status == "ok" || s.status == "inference only";
+    if (!agreed || !s.timed || s.phases[int(p)].runs == 0) continue;  // runs 0: phase not timed
     if (!best || s.phases[int(p)].median_ms < best->phases[int(p)].median_ms) best = &s;
   }
   return best;
@@ -97,7 +98,7 @@ static nlohmann::json side_json(const SideResult& s) {
   j["relative_errors"] = errors_json(s.errors);
   if (s.timed)
     for (int p = 0; p < kNumPhases; ++p)
-      j["times"][phase_name(Phase(p))] = summary_json(s.phases[p]);
+      if (s.phases[p].runs > 0) j["times"][phase_name(Phase(p))] = summary_json(s.phases[p]);
   return j;
 }
 

@@ -15,12 +15,14 @@ namespace elman::bench {
 
 // One implementation on one shape: elman, one cuDNN algorithm, or PyTorch.
 struct SideResult {
-  std::string name;                      // "elman", "STANDARD", "PERSIST_STATIC", "pytorch"
-  std::string status = "not run";        // "ok", "rejected", "disagrees", "error", "not run"
+  std::string name;  // "elman", "STANDARD", "PERSIST_STATIC", "pytorch"
+  // "ok", "inference only" (a peer that refuses training: its inference agreed and was timed),
+  // "rejected", "disagrees", "error", "not run"
+  std::string status = "not run";
   std::string reason;                    // why it is not "ok"
   std::map<std::string, double> errors;  // relative error per compared quantity (peers only)
   bool timed = false;
-  Summary phases[kNumPhases];
+  Summary phases[kNumPhases];  // a phase with runs == 0 was not timed
 };
 
 struct ShapeResult {
@@ -35,7 +37,8 @@ struct ShapeResult {
   std::string note;       // how the row was run, when it differs from the usual (shown and saved)
 };
 
-// The fastest agreeing peer of a phase; nullptr when none agreed or none was timed.
+// The fastest agreeing peer of a phase ("ok", or "inference only" for inference); nullptr when
+// none agreed or none timed that phase.
 const SideResult* best_peer(const ShapeResult& r, Phase p);
 
 // The measured machine rates behind the floors.

@@ -19,9 +19,10 @@ struct CharsOptions {
   float lr = 0.01f, clip = 5.0f, temperature = 0.8f, val_fraction = 0.1f;
 };
 
-// Reads `prime`, then samples `count` characters from softmax(logits / temperature).
+// Reads `prime` (ids), then samples `count` characters from softmax(logits / temperature).
 std::string sample_text(elman::RNN& rnn, elman::Linear& fc, const elman::Vocabulary& vocab,
-                        const std::string& prime, int64_t count, float temperature, uint64_t seed) {
+                        const std::vector<int>& prime, int64_t count, float temperature,
+                        uint64_t seed) {
   const int64_t V = vocab.size(), H = rnn.options().hidden_size;
   const elman::Device dev = rnn.context().device();
   std::mt19937_64 gen(seed);
@@ -35,8 +36,8 @@ std::string sample_text(elman::RNN& rnn, elman::Linear& fc, const elman::Vocabul
     h = out.h_n;
     logits = fc.forward(out.output.view({1, H})).to_vector();
   };
-  for (int id : vocab.encode(prime)) feed(id);
-  std::string result = prime;
+  for (int id : prime) feed(id);
+  std::string result = vocab.decode(prime);
   std::vector<double> p(static_cast<size_t>(V));
   for (int64_t i = 0; i < count; ++i) {
     double m = logits[0], sum = 0;
@@ -51,43 +52,79 @@ std::string sample_text(elman::RNN& rnn, elman::Linear& fc, const elman::Vocabul
         break;
       }
     }
-    result += vocab.at(id);
+    result += vocab.symbol(id);
     feed(id);
   }
   return result;
 }
 
+// The byte length of the first `max_chars` characters of a UTF-8 text (all of it when it has
+// fewer): a cut never falls inside a character.
+size_t utf8_prefix_bytes(const std::string& text, int64_t max_chars) {
+  int64_t chars = 0;
+  for (size_t i = 0; i < text.size(); ++i)
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && chars++ == max_chars) return i;
+  return text.size();
+}
+
+// How a character reads in hidden_states.csv's input column.
+std::string label_of(const std::string& symbol) {
+  return symbol == "\n" ? "\\n" : symbol == " " ? "' '" : symbol;
+}
+
 int run_chars(const CommonOptions& common, const CharsOptions& o) {
   std::string text = elman::read_text_file(o.text);
-  const size_t full = text.size();
-  if (o.max_chars > 0 && text.size() > static_cast<size_t>(o.max_chars))
-    text.resize(static_cast<size_t>(o.max_chars));
+  const std::string fingerprint = content_fingerprint(text);
+  const elman::Vocabulary full_vocab = elman::Vocabulary::from_text(text);  // checks the UTF-8
+  const size_t full_chars = full_vocab.encode(text).size();
+  if (o.max_chars > 0) text.resize(utf8_prefix_bytes(text, o.max_chars));
   const elman::Vocabulary vocab = elman::Vocabulary::from_text(text);
   const std::vector<int> ids = vocab.encode(text);
   const int64_t n = static_cast<int64_t>(ids.size());
+  // Everything the run needs after training is checked before it.
+  if (o.prime.empty())
+    throw elman::Error("chars: --prime must hold at least one character (the sample starts "
+                       "from it)");
+  std::vector<int> prime;
+  try {
+    prime = vocab.encode(o.prime);
+  } catch (const elman::Error& e) {
+    throw elman::Error("chars: --prime '" + o.prime + "' cannot start a sample of this text: " +
+                       e.what() + " (pick a --prime made of the text's characters)");
+  }
   const int64_t split = n - static_cast<int64_t>(std::llround(o.val_fraction * n));
+  if (split < o.seq_len + 1 || n - split < o.seq_len + 1)
+    throw elman::Error("chars: the text (" + std::to_string(n) + " characters used) is too " +
+                       "short for training and validation sequences of " +
+                       std::to_string(o.seq_len) + " characters (--seq-len, --val-fraction)");
   const elman::Dataset train = elman::make_char_sequences(ids, vocab.size(), o.seq_len, 0, split);
   const elman::Dataset val = elman::make_char_sequences(ids, vocab.size(), o.seq_len, split, n);
-  if (train.size() == 0 || val.size() == 0)
-    throw elman::Error("chars: the text is too short for sequences of " +
-                       std::to_string(o.seq_len) + " characters");
   std::printf(
-      "chars: %s, %zu of %zu characters used (--max-chars), vocabulary of %lld; "
+      "chars: %s, %lld of %zu characters used (--max-chars), vocabulary of %lld; "
       "%lld training and %lld validation sequences of %lld characters\n",
-      o.text.c_str(), text.size(), full, static_cast<long long>(vocab.size()),
+      o.text.c_str(), static_cast<long long>(n), full_chars, static_cast<long long>(vocab.size()),
       static_cast<long long>(train.size()), static_cast<long long>(val.size()),
       static_cast<long long>(o.seq_len));
 
   const elman::Device device = pick_device(common.device);
   elman::Context ctx(device);
-  const auto dir = make_run_folder(common, "chars");
+  char fraction[32];
+  std::snprintf(fraction, sizeof fraction, "%.9g", static_cast<double>(o.val_fraction));
+  const ModelShape shape{vocab.size(), o.hidden, vocab.size(), o.lr};
+  const RunIdentity identity = run_identity("chars", shape,
+                                            {{"text_content", fingerprint},
+                                             {"max_chars", std::to_string(o.max_chars)},
+                                             {"seq_len", std::to_string(o.seq_len)},
+                                             {"val_fraction", fraction},
+                                             {"vocabulary", vocab.chars()}});
+  const auto dir = make_run_folder(common, "chars", identity);
   elman::TrainerOptions to;
   to.batch_size = o.batch;
   to.clip_norm = o.clip;
   to.bptt = o.bptt;
   to.head = elman::HeadMode::kEveryStep;
   to.loss = elman::LossType::kCrossEntropy;
-  TrainingRun run(ctx, {vocab.size(), o.hidden, vocab.size(), o.lr}, common, dir, o.epochs, to);
+  TrainingRun run(ctx, shape, common, dir, o.epochs, identity, to);
   const double bits = 1.0 / std::log(2.0);
   std::printf(
       "RNN(%lld, %lld) + Linear(%lld, %lld) on every step, Adam lr %g, batch %lld, "
@@ -102,11 +139,13 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
   std::printf("trained %zu epochs in %.1f s\n", fit.epochs.size(), total_seconds(fit.epochs));
   if (stopped_early(fit)) return 1;
 
-  for (char c : o.prime)
-    if (vocab.encode(std::string(1, c)).empty()) return 1;  // (encode throws on unknown chars)
-  const std::string s =
-      sample_text(run.rnn, run.fc, vocab, o.prime, o.sample, o.temperature, common.seed + 2);
-  std::printf("\nsample (temperature %g):\n%s\n", static_cast<double>(o.temperature), s.c_str());
+  // The model first: nothing after training may lose it.
+  RunIdentity metadata = identity;
+  metadata["head"] = "every_step";
+  metadata["text"] = o.text;
+  save_model(dir, run.rnn, run.fc, metadata,
+             "metrics.csv in bits per character, hidden_states.csv, model.safetensors, "
+             "training.safetensors");
 
   // Hidden states over the first 40 characters of the validation text.
   const int64_t steps = std::min<int64_t>(40, n - split);
@@ -115,19 +154,13 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
   for (int64_t t = 0; t < steps; ++t) {
     const int id = ids[static_cast<size_t>(split + t)];
     x[static_cast<size_t>(t * vocab.size() + id)] = 1.0f;
-    const char c = vocab.at(id);
-    labels.push_back(c == '\n' ? "\\n" : c == ' ' ? "' '" : std::string(1, c));
+    labels.push_back(label_of(vocab.symbol(id)));
   }
   write_hidden_states(dir, labels, hidden_states_of(run.rnn, x, steps));
-  save_model(dir, run.rnn, run.fc,
-             {{"scenario", "chars"},
-              {"vocabulary", vocab.chars()},
-              {"input_size", std::to_string(vocab.size())},
-              {"hidden_size", std::to_string(o.hidden)},
-              {"output_size", std::to_string(vocab.size())},
-              {"head", "every_step"}},
-             "metrics.csv in bits per character, hidden_states.csv, model.safetensors, "
-             "training.safetensors");
+
+  const std::string s =
+      sample_text(run.rnn, run.fc, vocab, prime, o.sample, o.temperature, common.seed + 2);
+  std::printf("\nsample (temperature %g):\n%s\n", static_cast<double>(o.temperature), s.c_str());
   return 0;
 }
 
@@ -140,21 +173,29 @@ void add_chars(CLI::App& app, CommonOptions& common, int& status) {
   add_training_options(*sub, common);
   sub->add_option("--text", o.text, "the text file")->required();
   sub->add_option("--max-chars", o.max_chars, "use the first N characters (0: all)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_range(0, 1000000000000));
   add_positive_option(*sub, "--seq-len", o.seq_len,
                       "characters per training sequence (the state starts from zero in each)");
   add_positive_option(*sub, "--hidden", o.hidden, "hidden units");
   add_positive_option(*sub, "--batch", o.batch, "batch size");
   add_positive_option(*sub, "--epochs", o.epochs, "epochs");
-  sub->add_option("--lr", o.lr, "Adam's learning rate")->capture_default_str();
+  sub->add_option("--lr", o.lr, "Adam's learning rate")
+      ->capture_default_str()
+      ->check(number_range(0.0, 1e6));
   add_clip_and_bptt_options(*sub, o.clip, o.bptt);
   sub->add_option("--val-fraction", o.val_fraction, "fraction of the text held out at its end")
       ->capture_default_str()
-      ->check(CLI::Range(0.01, 0.9));
+      ->check(number_range(0.01, 0.9));
   sub->add_option("--sample", o.sample, "characters to sample after training")
+      ->capture_default_str()
+      ->check(integer_range(0, 10000000));
+  add_positive_option(*sub, "--temperature", o.temperature, "sampling temperature (lower: safer)",
+                      1000000);
+  sub->add_option("--prime", o.prime,
+                  "text the sample starts from (characters of the text; checked before "
+                  "training)")
       ->capture_default_str();
-  add_positive_option(*sub, "--temperature", o.temperature, "sampling temperature (lower: safer)");
-  sub->add_option("--prime", o.prime, "text the sample starts from")->capture_default_str();
   sub->callback([&common, &status] { status = run_chars(common, o); });
 }
 

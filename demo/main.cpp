@@ -1,19 +1,91 @@
 // elman-train: trains Elman RNNs with elman on the CPU or a CUDA device. One subcommand per
 // scenario; every run writes a folder with its metrics, hidden states, checkpoint and command.
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "scenarios.h"
 
 namespace demo {
 
+namespace {
+
+// The option's text as a number: all of it, or nothing.
+bool parse_number(const std::string& text, double& value) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  value = std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size() && errno != ERANGE;
+}
+
+std::string number_str(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.10g", v);
+  return buf;
+}
+
+}  // namespace
+
+CLI::Validator integer_range(int64_t lo, int64_t hi) {
+  const std::string range =
+      "an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+  return CLI::Validator(
+      [lo, hi, range](std::string& text) -> std::string {
+        size_t used = 0;
+        long long v = 0;
+        try {
+          v = std::stoll(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used != text.size() || text.empty() || v < lo || v > hi)
+          return "must be " + range + ", got '" + text + "'";
+        return "";
+      },
+      range);
+}
+
+CLI::Validator unsigned_integer() {
+  const std::string range = "an integer from 0 to 18446744073709551615";
+  return CLI::Validator(
+      [range](std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.size() <= 20 &&
+                            text.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits || (text.size() == 20 && text > "18446744073709551615"))
+          return "must be " + range + ", got '" + text + "'";
+        return "";
+      },
+      range);
+}
+
+CLI::Validator number_range(double lo, double hi, bool lo_open) {
+  const std::string range = "a finite number " + std::string(lo_open ? "> " : "from ") +
+                            number_str(lo) + (lo_open ? " and <= " : " to ") + number_str(hi);
+  return CLI::Validator(
+      [lo, hi, lo_open, range](std::string& text) -> std::string {
+        double v = 0;
+        const bool ok = parse_number(text, v) && std::isfinite(v) && (lo_open ? v > lo : v >= lo) &&
+                        v <= hi;
+        return ok ? "" : "must be " + range + ", got '" + text + "'";
+      },
+      range);
+}
+
 void add_common_options(CLI::App& sub, CommonOptions& common) {
   sub.add_option("--device", common.device, "cpu, cuda or auto (CUDA when present)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}))
       ->capture_default_str();
   sub.add_option("--seed", common.seed, "seed of the data, the initialisation and the shuffle")
-      ->capture_default_str();
-  sub.add_option("--out", common.out, "run folder (default runs/<scenario>-<timestamp>)");
+      ->capture_default_str()
+      ->check(unsigned_integer());
+  sub.add_option("--out", common.out,
+                 "run folder (default: the resumed run's folder, else runs/<scenario>-<timestamp>)");
+  sub.add_flag("--force", common.force,
+               "overwrite the run in an existing --out folder (its run files are removed)");
 }
 
 void add_training_options(CLI::App& sub, CommonOptions& common) {
@@ -23,12 +95,14 @@ void add_training_options(CLI::App& sub, CommonOptions& common) {
 }
 
 void add_clip_and_bptt_options(CLI::App& sub, float& clip, int64_t& bptt) {
-  sub.add_option("--clip", clip, "global gradient-norm clipping (0: off)")->capture_default_str();
+  sub.add_option("--clip", clip, "global gradient-norm clipping (0: off)")
+      ->capture_default_str()
+      ->check(number_range(0.0, 1e30));
   sub.add_option("--bptt", bptt,
                  "truncated BPTT: train sequences longer than this in chunks of this many "
                  "steps, the state carried between them (0: full BPTT)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_range(0, kMaxCount));
 }
 
 }  // namespace demo
@@ -52,7 +126,13 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const elman::Error& e) {
     std::cerr << "elman-train: " << e.what() << "\n";
+    demo::discard_unused_run_folder();
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "elman-train: out of memory (a size option too large for this machine?)\n";
+    demo::discard_unused_run_folder();
     return 1;
   }
+  if (status != 0) demo::discard_unused_run_folder();
   return status;
 }

@@ -81,7 +81,15 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
   if (o.window < 2) throw elman::Error("next-number: --window must be >= 2");
   const elman::Device device = pick_device(common.device);
   elman::Context ctx(device);
-  const auto dir = make_run_folder(common, "next-number");
+  const ModelShape shape{1, o.hidden, 1, o.lr};
+  const RunIdentity identity =
+      run_identity("next-number", shape,
+                   {{"encoding", o.encoding},
+                    {"window", std::to_string(o.window)},
+                    {"examples", std::to_string(o.examples)},
+                    {"start_max", std::to_string(o.start_max)},
+                    {"data_seed", std::to_string(common.seed)}});
+  const auto dir = make_run_folder(common, "next-number", identity);
 
   std::mt19937_64 data_gen(common.seed);
   const elman::Dataset train = make_data(o, o.examples, data_gen);
@@ -92,7 +100,7 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
   to.batch_size = o.batch;
   to.head = o.encoding == "diff" ? elman::HeadMode::kEveryStep : elman::HeadMode::kLastStep;
   to.loss = elman::LossType::kMSE;
-  TrainingRun run(ctx, {1, o.hidden, 1, o.lr}, common, dir, o.epochs, to);
+  TrainingRun run(ctx, shape, common, dir, o.epochs, identity, to);
 
   std::cout << "next-number: " << o.examples << " windows of " << o.window
             << " consecutive integers (start 0-" << o.start_max - 1 << "), batch " << o.batch
@@ -140,13 +148,9 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
   for (float v : e.inputs) labels.push_back(std::to_string(static_cast<long long>(v)));
   write_hidden_states(dir, labels,
                       hidden_states_of(run.rnn, e.inputs, static_cast<int64_t>(e.inputs.size())));
-  save_model(dir, run.rnn, run.fc,
-             {{"scenario", "next-number"},
-              {"encoding", o.encoding},
-              {"input_size", "1"},
-              {"hidden_size", std::to_string(o.hidden)},
-              {"output_size", "1"},
-              {"head", o.encoding == "diff" ? "every_step" : "last_step"}},
+  RunIdentity metadata = identity;
+  metadata["head"] = o.encoding == "diff" ? "every_step" : "last_step";
+  save_model(dir, run.rnn, run.fc, metadata,
              "predictions.csv, metrics.csv, hidden_states.csv, model.safetensors, "
              "training.safetensors");
   return all_close || o.encoding == "raw" ? 0 : 1;
@@ -166,13 +170,15 @@ void add_next_number(CLI::App& app, CommonOptions& common, int& status) {
       ->check(CLI::IsMember({"diff", "raw"}))
       ->capture_default_str();
   add_positive_option(*sub, "--epochs", o.epochs, "epochs");
-  add_positive_option(*sub, "--examples", o.examples, "training windows");
+  add_positive_option(*sub, "--examples", o.examples, "training windows", 10000000);
   sub->add_option("--window", o.window, "numbers per window")
       ->capture_default_str()
-      ->check(CLI::Range(2, 1000));
+      ->check(integer_range(2, 1000));
   add_positive_option(*sub, "--hidden", o.hidden, "hidden units");
   add_positive_option(*sub, "--batch", o.batch, "batch size");
-  sub->add_option("--lr", o.lr, "Adam's learning rate")->capture_default_str();
+  sub->add_option("--lr", o.lr, "Adam's learning rate")
+      ->capture_default_str()
+      ->check(number_range(0.0, 1e6));
   sub->callback([&common, &status] { status = run_next_number(common, o); });
 }
 

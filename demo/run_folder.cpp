@@ -1,11 +1,16 @@
 // The run folder and the progress output shared by every elman-train scenario.
 #include "run_folder.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -57,8 +62,10 @@ int64_t checkpoint_epochs(const std::string& path) {
 }
 
 std::string plan_resume(const CommonOptions& common, const std::filesystem::path& dir,
-                        int64_t total_epochs, elman::TrainerOptions& to) {
+                        int64_t total_epochs, const RunIdentity& identity,
+                        elman::TrainerOptions& to) {
   to.checkpoint_path = (dir / kTrainingCheckpoint).string();
+  to.checkpoint_metadata = identity;
   const std::string file = resume_file(common.resume);
   if (file.empty()) {
     to.epochs = total_epochs;
@@ -72,45 +79,168 @@ std::string plan_resume(const CommonOptions& common, const std::filesystem::path
   return file;
 }
 
-std::filesystem::path make_run_folder(const CommonOptions& common, const std::string& scenario) {
-  std::filesystem::path dir = common.out;
+std::string content_fingerprint(const std::string& bytes) {
+  uint64_t h = 14695981039346656037ull;  // FNV-1a, 64 bits
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return std::to_string(bytes.size()) + " bytes, fnv1a64 " + hex;
+}
+
+std::string file_fingerprint(const std::string& path) {
+  return content_fingerprint(elman::read_text_file(path));
+}
+
+void check_same_run(const std::string& checkpoint, const RunIdentity& identity,
+                    const std::map<std::string, std::string>& recorded) {
+  std::string differences;
+  auto shown = [](const std::string& v) {
+    return v.size() > 60 ? "'" + v.substr(0, 60) + "...'" : "'" + v + "'";
+  };
+  for (const auto& [key, value] : identity) {
+    const auto it = recorded.find(key);
+    if (it == recorded.end())
+      differences += "\n  " + key + ": this run " + shown(value) + ", the checkpoint none";
+    else if (it->second != value)
+      differences += "\n  " + key + ": this run " + shown(value) + ", the checkpoint " +
+                     shown(it->second);
+  }
+  if (!differences.empty())
+    throw elman::Error("--resume: '" + checkpoint + "' was written by another run; it differs " +
+                       "in what defines the data and the model:" + differences +
+                       "\n(resume with the options of that run, or start a new run without "
+                       "--resume)");
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path g_created_folder;  // the folder make_run_folder created (discard_unused_run_folder)
+
+// The files a run writes: what --force removes from an old run (nothing else is touched).
+const char* const kRunFiles[] = {"command.txt",         "metrics.csv",      "hidden_states.csv",
+                                 "predictions.csv",     "model.safetensors", kTrainingCheckpoint,
+                                 "learning_curve.png",  "hidden_states.png", "forecast.png"};
+
+bool is_run_file(const std::string& name) {
+  for (const char* f : kRunFiles)
+    if (name == f) return true;
+  return false;
+}
+
+// A temporary file of an atomic write (<file>.tmp-...) that a killed process left behind.
+bool is_stale_temporary(const std::string& name) {
+  const size_t at = name.find(".tmp-");
+  return at != std::string::npos && is_run_file(name.substr(0, at));
+}
+
+bool same_folder(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
+}
+
+}  // namespace
+
+fs::path make_run_folder(const CommonOptions& common, const std::string& scenario,
+                         const RunIdentity& identity) {
+  const std::string resumed = resume_file(common.resume);
+  if (!resumed.empty()) {  // before anything is written: a refused resume changes nothing
+    checkpoint_epochs(resumed);  // a training checkpoint at all
+    check_same_run(resumed, identity, elman::read_checkpoint_metadata(resumed));
+  }
+  const fs::path resumed_dir = resumed.empty() ? fs::path() : fs::path(resumed).parent_path();
+  fs::path dir = common.out;
+  if (dir.empty() && !resumed.empty()) dir = resumed_dir.empty() ? fs::path(".") : resumed_dir;
   if (dir.empty()) {
     const std::time_t now = std::time(nullptr);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-    dir = std::filesystem::path("runs") / (scenario + "-" + stamp);
+    dir = fs::path("runs") / (scenario + "-" + stamp);
   }
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  const bool existed = fs::exists(dir, ec);
+  if (existed && !fs::is_directory(dir, ec))
+    throw elman::Error("--out '" + dir.string() + "' exists and is not a folder");
+  const bool in_place = !resumed.empty() && same_folder(dir, resumed_dir.empty() ? "." : resumed_dir);
+  if (existed && !in_place) {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir, ec)) names.push_back(e.path().filename());
+    if (!names.empty() && !common.force)
+      throw elman::Error("--out '" + dir.string() + "' already holds " +
+                         std::to_string(names.size()) + " file(s) (" + names.front() +
+                         (names.size() > 1 ? ", ..." : "") +
+                         "): pass --resume " + dir.string() +
+                         " to continue that run, --force to overwrite it, or another --out");
+    for (const std::string& name : names)
+      if (is_run_file(name)) fs::remove(dir / name, ec);
+  }
+  fs::create_directories(dir, ec);
   if (ec)
     throw elman::Error("cannot create the run folder '" + dir.string() + "': " + ec.message());
-  std::ofstream cmd(dir / "command.txt");
+  if (!existed) g_created_folder = dir;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (is_stale_temporary(e.path().filename())) fs::remove(e.path(), ec);
+  // command.txt: this command, after the commands of the run it resumes (in place).
+  std::ofstream cmd(dir / "command.txt", in_place ? std::ios::app : std::ios::trunc);
   cmd << common.command_line << "\n";
   if (!cmd) throw elman::Error("cannot write '" + (dir / "command.txt").string() + "'");
   return dir;
 }
 
-void write_metrics(const std::filesystem::path& dir, const std::vector<elman::EpochResult>& epochs,
-                   int64_t keep_epochs, double unit_scale) {
-  const std::filesystem::path path = dir / "metrics.csv";
-  std::vector<std::string> kept;  // a resumed run keeps the rows of the epochs before it
-  if (keep_epochs > 0) {
-    std::ifstream old(path);
-    std::string row;
-    std::getline(old, row);  // the header
-    while (std::getline(old, row))
-      if (!row.empty() && std::atoll(row.c_str()) <= keep_epochs) kept.push_back(row);
+void discard_unused_run_folder() {
+  if (g_created_folder.empty()) return;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(g_created_folder, ec))
+    if (e.path().filename() != "command.txt") return;  // something of the run is there: keep it
+  fs::remove_all(g_created_folder, ec);
+  g_created_folder.clear();
+}
+
+void write_file_atomically(const fs::path& path, const std::string& content) {
+  const fs::path tmp = path.string() + ".tmp-" + std::to_string(::getpid());
+  auto fail = [&](const std::string& step) {
+    const std::string reason = std::strerror(errno);
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw elman::Error("cannot write '" + path.string() + "' (" + step + "): " + reason);
+  };
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("create");
+  size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      fail("write");
+    }
+    done += static_cast<size_t>(n);
   }
-  std::ofstream f(path);
-  f << "epoch,train_loss,val_loss,seconds\n";
-  for (const std::string& row : kept) f << row << "\n";
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    fail("fsync");
+  }
+  if (::close(fd) != 0) fail("close");
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("rename");
+}
+
+MetricsLog::MetricsLog(const fs::path& dir, int64_t keep_epochs, double unit_scale)
+    : path_(dir / "metrics.csv"), unit_scale_(unit_scale) {
+  if (keep_epochs <= 0) return;
+  std::ifstream old(path_);
+  std::string row;
+  std::getline(old, row);  // the header
+  while (std::getline(old, row))
+    if (!row.empty() && std::atoll(row.c_str()) <= keep_epochs) rows_ += row + "\n";
+}
+
+void MetricsLog::add(const elman::EpochResult& r) {
   char line[128];
-  for (const auto& r : epochs) {
-    std::snprintf(line, sizeof line, "%lld,%.9g,%.9g,%.6f\n", static_cast<long long>(r.epoch),
-                  r.train_loss * unit_scale, r.val_loss * unit_scale, r.seconds);
-    f << line;
-  }
-  if (!f) throw elman::Error("cannot write '" + path.string() + "'");
+  std::snprintf(line, sizeof line, "%lld,%.9g,%.9g,%.6f\n", static_cast<long long>(r.epoch),
+                r.train_loss * unit_scale_, r.val_loss * unit_scale_, r.seconds);
+  rows_ += line;
+  write_file_atomically(path_, "epoch,train_loss,val_loss,seconds\n" + rows_);
 }
 
 void write_hidden_states(const std::filesystem::path& dir, const std::vector<std::string>& inputs,

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -14,10 +15,15 @@ namespace demo {
 struct CommonOptions {
   std::string device = "auto";  // cpu | cuda | auto
   uint64_t seed = 0;
-  std::string out;           // the run folder; default runs/<scenario>-<timestamp>
+  std::string out;           // the run folder; default: the resumed run's, else runs/<scenario>-<time>
+  bool force = false;        // --force: overwrite the run in an existing --out folder
   std::string command_line;  // argv joined, for command.txt
   std::string resume;        // --resume: a training checkpoint, or a run folder holding one
 };
+
+// What defines a run's data and model (scenario, files, window, vocabulary, sizes, ...), as
+// string pairs: written into its checkpoints; --resume refuses a checkpoint whose differ.
+using RunIdentity = std::map<std::string, std::string>;
 
 // The training checkpoint every training scenario writes after each good epoch.
 constexpr const char* kTrainingCheckpoint = "training.safetensors";
@@ -30,24 +36,61 @@ std::string resume_file(const std::string& resume);
 // file is not a training checkpoint.
 int64_t checkpoint_epochs(const std::string& path);
 
-// Sets the trainer's checkpoint path to <dir>/training.safetensors and, with --resume, the
-// number of epochs still to train (--epochs is the total), printing what it does. Returns the
-// checkpoint to load after the trainer is built ("" when not resuming).
+// Sets the trainer's checkpoint path to <dir>/training.safetensors, its metadata to `identity`
+// and, with --resume, the number of epochs still to train (--epochs is the total), printing
+// what it does. A resumed checkpoint must record the same identity: otherwise elman::Error
+// names every difference. Returns the checkpoint to load after the trainer is built ("" when
+// not resuming).
 std::string plan_resume(const CommonOptions& common, const std::filesystem::path& dir,
-                        int64_t total_epochs, elman::TrainerOptions& to);
+                        int64_t total_epochs, const RunIdentity& identity,
+                        elman::TrainerOptions& to);
+
+// What identifies a data file's content wherever it lies: "<bytes> bytes, fnv1a64 <hex>" (a
+// fingerprint, not a security hash). A run's identity holds it rather than the path, so a resume
+// from another working folder is the same run and another file with the same name is not.
+std::string content_fingerprint(const std::string& bytes);
+std::string file_fingerprint(const std::string& path);
+
+// Throws elman::Error listing every key of `identity` whose value in `recorded` (a checkpoint's
+// metadata) differs or is missing.
+void check_same_run(const std::string& checkpoint, const RunIdentity& identity,
+                    const std::map<std::string, std::string>& recorded);
 
 // "cpu", "cuda" (an error when no device is present) or "auto" (CUDA when present, else the CPU
 // with a one-line notice on stderr).
 elman::Device pick_device(const std::string& name);
 
-// Creates the run folder and writes command.txt into it; returns its path.
-std::filesystem::path make_run_folder(const CommonOptions& common, const std::string& scenario);
+// The run folder: --out, else the folder of the resumed checkpoint, else
+// runs/<scenario>-<timestamp>. An existing folder that holds files is refused (elman::Error
+// saying what to do) unless the run resumes from it or --force is given (which removes the old
+// run's files). Removes temporary files a killed save left behind, writes command.txt (appends
+// to it when resuming in place) and returns the path. Call it once everything that can be
+// checked before training has been.
+// With --resume, first checks (check_same_run) that the checkpoint records `identity`.
+std::filesystem::path make_run_folder(const CommonOptions& common, const std::string& scenario,
+                                      const RunIdentity& identity = {});
 
-// metrics.csv: epoch,train_loss,val_loss,seconds; losses times `unit_scale` (1/ln 2: bits).
-// The rows of epochs <= keep_epochs already in the folder's metrics.csv are kept (a run resumed
-// into its own folder gets the whole curve).
-void write_metrics(const std::filesystem::path& dir, const std::vector<elman::EpochResult>& epochs,
-                   int64_t keep_epochs = 0, double unit_scale = 1.0);
+// Called when a run fails: removes the folder make_run_folder created if it still holds nothing
+// but command.txt, so a failed run leaves nothing that looks like a run.
+void discard_unused_run_folder();
+
+// Writes `content` to `path` atomically: a temporary file in the same folder, flushed to disk,
+// then renamed over `path` (a crash leaves the old file or the new one, never a mix).
+void write_file_atomically(const std::filesystem::path& path, const std::string& content);
+
+// metrics.csv, rewritten atomically after every epoch: epoch,train_loss,val_loss,seconds, the
+// losses times `unit_scale` (1/ln 2: bits). A resumed run keeps the rows of the epochs before
+// it from the folder's metrics.csv.
+class MetricsLog {
+ public:
+  MetricsLog(const std::filesystem::path& dir, int64_t keep_epochs, double unit_scale);
+  void add(const elman::EpochResult& r);
+
+ private:
+  std::filesystem::path path_;
+  double unit_scale_;
+  std::string rows_;
+};
 
 // hidden_states.csv: step,input,h0,h1,... with one row per time step.
 void write_hidden_states(const std::filesystem::path& dir, const std::vector<std::string>& inputs,

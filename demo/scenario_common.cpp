@@ -23,9 +23,17 @@ elman::AdamOptions adam_options(const ModelShape& shape) {
 
 }  // namespace
 
+RunIdentity run_identity(const std::string& scenario, const ModelShape& shape, RunIdentity data) {
+  data["scenario"] = scenario;
+  data["input_size"] = std::to_string(shape.input_size);
+  data["hidden_size"] = std::to_string(shape.hidden_size);
+  data["output_size"] = std::to_string(shape.output_size);
+  return data;
+}
+
 TrainingRun::TrainingRun(elman::Context& ctx, const ModelShape& shape, const CommonOptions& common,
                          const std::filesystem::path& dir, int64_t total_epochs,
-                         elman::TrainerOptions to)
+                         const RunIdentity& identity, elman::TrainerOptions to)
     : rnn(ctx, rnn_options(shape), common.seed),
       fc(ctx, shape.hidden_size, shape.output_size, common.seed + 1),
       opt(ctx, adam_options(shape)),
@@ -33,7 +41,7 @@ TrainingRun::TrainingRun(elman::Context& ctx, const ModelShape& shape, const Com
   opt.add_parameters(rnn.flat_parameters(), rnn.flat_grads());
   opt.add_parameters(fc.flat_parameters(), fc.flat_grads());
   to.seed = common.seed;
-  const std::string resume = plan_resume(common, dir, total_epochs, to);
+  const std::string resume = plan_resume(common, dir, total_epochs, identity, to);
   trainer_ = std::make_unique<elman::Trainer>(rnn, fc, opt, to);
   if (!resume.empty()) trainer_->load_checkpoint(resume);
   resumed_epochs_ = trainer_->epochs_done();
@@ -42,9 +50,11 @@ TrainingRun::TrainingRun(elman::Context& ctx, const ModelShape& shape, const Com
 elman::FitResult TrainingRun::fit(const elman::Dataset& train, const elman::Dataset& val,
                                   const std::function<void(const elman::EpochResult&)>& on_epoch,
                                   double unit_scale) {
-  const elman::FitResult fit = trainer_->fit(train, &val, on_epoch);
-  write_metrics(dir_, fit.epochs, resumed_epochs_, unit_scale);
-  return fit;
+  MetricsLog metrics(dir_, resumed_epochs_, unit_scale);
+  return trainer_->fit(train, &val, [&](const elman::EpochResult& r) {
+    metrics.add(r);  // on disk after every epoch: a killed run keeps its curve
+    if (on_epoch) on_epoch(r);
+  });
 }
 
 double total_seconds(const std::vector<elman::EpochResult>& epochs) {

@@ -25,13 +25,21 @@ struct ModelShape {
 // the Trainer: `to` (batch size, head, loss, clipping, BPTT: the scenario's) gets --seed as its
 // shuffle seed and, through plan_resume, <dir>/training.safetensors and the epochs still to go;
 // with --resume the trainer starts from that checkpoint. Prints what plan_resume prints.
+// The identity of a training run (RunIdentity): the scenario, the model's sizes and `data`,
+// the options that define the data (file, column, window, vocabulary, encoding, ...).
+RunIdentity run_identity(const std::string& scenario, const ModelShape& shape, RunIdentity data);
+
 class TrainingRun {
  public:
+  // `identity` (run_identity) goes into every training checkpoint; make_run_folder has already
+  // checked a resumed checkpoint against it.
   TrainingRun(elman::Context& ctx, const ModelShape& shape, const CommonOptions& common,
-              const std::filesystem::path& dir, int64_t total_epochs, elman::TrainerOptions to);
+              const std::filesystem::path& dir, int64_t total_epochs, const RunIdentity& identity,
+              elman::TrainerOptions to);
 
-  // Trains (on_epoch after every good epoch) and writes metrics.csv with the losses times
-  // `unit_scale`, keeping the rows of the epochs a resumed checkpoint had done.
+  // Trains (on_epoch after every good epoch) and rewrites metrics.csv atomically after every
+  // epoch with the losses times `unit_scale`, keeping the rows of the epochs a resumed
+  // checkpoint had done.
   elman::FitResult fit(const elman::Dataset& train, const elman::Dataset& val,
                        const std::function<void(const elman::EpochResult&)>& on_epoch,
                        double unit_scale = 1.0);

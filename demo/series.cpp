@@ -78,12 +78,26 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
 
   const elman::Device device = pick_device(common.device);
   elman::Context ctx(device);
-  const auto dir = make_run_folder(common, "series");
+  char mean[32], scale[32], fraction[32];
+  std::snprintf(mean, sizeof mean, "%.17g", norm.mean);
+  std::snprintf(scale, sizeof scale, "%.17g", norm.scale);
+  std::snprintf(fraction, sizeof fraction, "%.9g", static_cast<double>(o.val_fraction));
+  const ModelShape shape{1, o.hidden, 1, o.lr};
+  const RunIdentity identity = run_identity("series", shape,
+                                            {{"csv_content", file_fingerprint(o.csv)},
+                                             {"column", o.column},
+                                             {"missing", o.missing},
+                                             {"window", std::to_string(o.window)},
+                                             {"differences", o.differences ? "true" : "false"},
+                                             {"val_fraction", fraction},
+                                             {"normalizer_mean", mean},
+                                             {"normalizer_scale", scale}});
+  const auto dir = make_run_folder(common, "series", identity);
   elman::TrainerOptions to;
   to.batch_size = o.batch;
   to.clip_norm = o.clip;
   to.bptt = o.bptt;
-  TrainingRun run(ctx, {1, o.hidden, 1, o.lr}, common, dir, o.epochs, to);
+  TrainingRun run(ctx, shape, common, dir, o.epochs, identity, to);
   std::printf(
       "RNN(1, %lld) + Linear(%lld, 1), Adam lr %g, batch %lld, clip %g, %s, on %s "
       "(losses: MSE of normalised values)\n",
@@ -131,21 +145,10 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
     labels.push_back(num);
   }
   write_hidden_states(dir, labels, hidden_states_of(run.rnn, last_window, o.window));
-  char mean[32], scale[32];
-  std::snprintf(mean, sizeof mean, "%.17g", norm.mean);
-  std::snprintf(scale, sizeof scale, "%.17g", norm.scale);
-  save_model(dir, run.rnn, run.fc,
-             {{"scenario", "series"},
-              {"csv", o.csv},
-              {"column", o.column},
-              {"window", std::to_string(o.window)},
-              {"input_size", "1"},
-              {"hidden_size", std::to_string(o.hidden)},
-              {"output_size", "1"},
-              {"head", "last_step"},
-              {"differences", o.differences ? "true" : "false"},
-              {"normalizer_mean", mean},
-              {"normalizer_scale", scale}},
+  RunIdentity metadata = identity;
+  metadata["head"] = "last_step";
+  metadata["csv"] = o.csv;
+  save_model(dir, run.rnn, run.fc, metadata,
              "predictions.csv, metrics.csv, hidden_states.csv, model.safetensors, "
              "training.safetensors");
   return 0;
@@ -171,11 +174,13 @@ void add_series(CLI::App& app, CommonOptions& common, int& status) {
   sub->add_option("--val-fraction", o.val_fraction,
                   "fraction of the series (at its end) held out for validation")
       ->capture_default_str()
-      ->check(CLI::Range(0.01, 0.9));
+      ->check(number_range(0.01, 0.9));
   add_positive_option(*sub, "--hidden", o.hidden, "hidden units");
   add_positive_option(*sub, "--epochs", o.epochs, "epochs");
   add_positive_option(*sub, "--batch", o.batch, "batch size");
-  sub->add_option("--lr", o.lr, "Adam's learning rate")->capture_default_str();
+  sub->add_option("--lr", o.lr, "Adam's learning rate")
+      ->capture_default_str()
+      ->check(number_range(0.0, 1e6));
   add_clip_and_bptt_options(*sub, o.clip, o.bptt);
   sub->callback([&common, &status] { status = run_series(common, o); });
 }

@@ -10,6 +10,7 @@
 
 #include "elman/device.h"
 #include "kernels/batch_ops.h"
+#include "kernels/cuda_api.h"
 #include "kernels/layout_ops.h"
 #include "kernels/step_ops.h"
 
@@ -34,7 +35,7 @@ class Backend {
                     int64_t ldc) = 0;
 
   // Copies `bytes` from host memory to this device, ordered on the current lane. The source may
-  // be reused as soon as the call returns.
+  // be reused as soon as the call returns (CUDA copies it into pinned staging first).
   virtual void upload(void* dst, const void* host_src, size_t bytes) = 0;
 
   // The stream of the current lane (nullptr on the CPU): where run() launches functor ops.
@@ -43,9 +44,37 @@ class Backend {
   // Lanes: independent streams of work (the two directions of a layer). fork() makes lanes
   // 0..n-1 wait for all work queued so far; set_lane(k) sends later work to lane k; join()
   // makes the main lane wait for all lanes and returns to it. The CPU runs lanes in order.
+  // Orchestration holds lanes through a LaneScope, which joins even when an exception leaves.
   virtual void fork(int lanes) { (void)lanes; }
   virtual void set_lane(int lane) { (void)lane; }
   virtual void join() {}
+};
+
+// fork(lanes) for the scope's lifetime: join() ends it. When an exception leaves the scope
+// before join(), the destructor joins, so the backend is never left on a side lane with the
+// main lane not waiting for it (an error of that join is dropped: the first error is already
+// on its way).
+class LaneScope {
+ public:
+  LaneScope(Backend& backend, int lanes) : backend_(backend) { backend_.fork(lanes); }
+  ~LaneScope() {
+    if (joined_) return;
+    try {
+      backend_.join();
+    } catch (...) {
+    }
+  }
+  LaneScope(const LaneScope&) = delete;
+  LaneScope& operator=(const LaneScope&) = delete;
+
+  void join() {
+    joined_ = true;
+    backend_.join();
+  }
+
+ private:
+  Backend& backend_;
+  bool joined_ = false;
 };
 
 // The CUDA launcher of a functor op, defined in kernels/launch.cuh. Each op type is
@@ -62,7 +91,7 @@ struct HasRowForm<Op, std::void_t<decltype(std::declval<const Op&>().at(int64_t{
 
 // Runs a functor op: op(i) for i in [0, op.size()), on the backend's device and current lane.
 // On the CPU this loop is the launcher (row by row where the op has at(row, col), so no
-// division per element); on CUDA launch_cuda is.
+// division per element); on CUDA launch_cuda is, with the backend's device current.
 template <typename Op>
 void run(Backend& backend, const Op& op) {
   if (backend.device().is_cpu()) {
@@ -75,6 +104,7 @@ void run(Backend& backend, const Op& op) {
       for (int64_t i = 0; i < n; ++i) op(i);
     }
   } else {
+    const CudaDeviceScope on_device(backend.device().index);
     launch_cuda(op, backend.current_stream());
   }
 }

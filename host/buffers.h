@@ -15,9 +15,13 @@ inline Tensor ensure_buffer(Tensor& buffer, const Shape& shape, Device device) {
 }
 
 // Makes `t` a tensor of exactly `shape` on `device`: kept as it is when it already is one (its
-// storage is then written in place), replaced by a new allocation otherwise.
+// storage is then written in place, which counts as a write: Tensor::version()), replaced by a
+// new allocation otherwise.
 inline void ensure_result(Tensor& t, const Shape& shape, Device device) {
-  if (!t.defined() || t.shape() != shape || t.device() != device) t = Tensor::empty(shape, device);
+  if (!t.defined() || t.shape() != shape || t.device() != device)
+    t = Tensor::empty(shape, device);
+  else
+    t.mark_modified();
 }
 
 }  // namespace elman::detail

@@ -36,24 +36,30 @@ Context::Context(Device device, CUstream_st* stream) {
 }
 
 Context::~Context() = default;
+Context::Context(const Context&) = default;
+Context& Context::operator=(const Context&) = default;
 Context::Context(Context&&) noexcept = default;
 Context& Context::operator=(Context&&) noexcept = default;
 
-Device Context::device() const { return backend_->device(); }
-CUstream_st* Context::stream() const { return backend_->stream(); }
-void Context::synchronize() { backend_->synchronize(); }
-detail::Backend& Context::backend() { return *backend_; }
+detail::Backend& Context::backend() const {
+  if (!backend_)
+    throw Error("Context: this context was moved from; use the context it was moved into");
+  return *backend_;
+}
+Device Context::device() const { return backend().device(); }
+CUstream_st* Context::stream() const { return backend().stream(); }
+void Context::synchronize() { backend().synchronize(); }
 
 void Context::set_num_threads(int n) {
   if (!device().is_cpu())
     throw Error("Context::set_num_threads: the context is on " + device().str() +
                 "; the thread count is a CPU setting");
-  static_cast<detail::CpuBackend&>(*backend_).set_num_threads(n);
+  static_cast<detail::CpuBackend&>(backend()).set_num_threads(n);
 }
 
 int Context::num_threads() const {
-  if (!backend_->device().is_cpu()) return 1;
-  return static_cast<const detail::CpuBackend&>(*backend_).num_threads();
+  if (!device().is_cpu()) return 1;
+  return static_cast<const detail::CpuBackend&>(backend()).num_threads();
 }
 
 }  // namespace elman

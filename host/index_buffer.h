@@ -21,7 +21,8 @@ class IndexBuffer {
   IndexBuffer(const IndexBuffer&) = delete;
   IndexBuffer& operator=(const IndexBuffer&) = delete;
 
-  // Copies `values` to the backend's device (queued on its current lane; grows as needed).
+  // Copies `values` to the backend's device (queued on its current lane, through the CUDA
+  // backend's pinned staging: no host wait, graph-capturable; grows as needed).
   void upload(Backend& backend, const std::vector<int32_t>& values);
   const int32_t* data() const { return data_; }
 

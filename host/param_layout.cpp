@@ -1,6 +1,8 @@
 // make_param_layout: torch.nn.RNN's _flat_weights order, one (layer, direction) at a time.
 #include "host/param_layout.h"
 
+#include "host/checked_size.h"
+
 namespace elman::detail {
 
 ParamLayout make_param_layout(const RNNOptions& options) {
@@ -9,7 +11,7 @@ ParamLayout make_param_layout(const RNNOptions& options) {
   const int64_t H = options.hidden_size, D = options.num_directions();
   auto add = [&](const std::string& name, Shape shape) {
     const int64_t offset = layout.total;
-    layout.total += shape_numel(shape);
+    layout.total = checked_add(layout.total, shape_numel(shape), "RNN parameters");
     layout.entries.push_back({name, std::move(shape), offset});
     return offset;
   };

@@ -8,12 +8,14 @@
 namespace elman::reference {
 namespace {
 
+// The kernels' names (kernels/step_ops.h); relu passes NaN through, as torch.relu does.
 template <typename T>
-T act(Nonlinearity n, T a) {
-  return n == Nonlinearity::kTanh ? std::tanh(a) : (a > T(0) ? a : T(0));
+T activate(Nonlinearity n, T a) {
+  return n == Nonlinearity::kTanh ? std::tanh(a) : (a > T(0) || std::isnan(a) ? a : T(0));
 }
 template <typename T>
-T act_grad_from_output(Nonlinearity n, T h) {  // f'(a) written with h = f(a)
+T activation_grad_from_output(Nonlinearity n, T h) {  // f'(a) written with h = f(a)
+  if (std::isnan(h)) return h;
   return n == Nonlinearity::kTanh ? T(1) - h * h : (h > T(0) ? T(1) : T(0));
 }
 
@@ -53,7 +55,7 @@ Forward<T> forward(const RNNOptions& o, const Weights<T>& w, const std::vector<T
             for (int64_t i = 0; i < I; ++i) a += c.w_ih[j * I + i] * x(l, t, b, i);
             for (int64_t k = 0; k < H; ++k) a += c.w_hh[j * H + k] * h[k];
             if (o.bias) a += c.b_ih[j] + c.b_hh[j];
-            h_new[j] = act(o.nonlinearity, a);
+            h_new[j] = activate(o.nonlinearity, a);
           }
           h = h_new;
           for (int64_t j = 0; j < H; ++j) f.states[l][(t * B + b) * DH + d * H + j] = h[j];
@@ -127,7 +129,7 @@ Gradients<T> backward(const RNNOptions& o, const Weights<T>& w, const std::vecto
           std::vector<T> delta(static_cast<size_t>(H));
           for (int64_t j = 0; j < H; ++j) {
             const T gt = dy[(t * B + b) * DH + d * H + j] + carry[j];
-            delta[j] = gt * act_grad_from_output(o.nonlinearity, h_at(t, b, j));
+            delta[j] = gt * activation_grad_from_output(o.nonlinearity, h_at(t, b, j));
           }
           for (int64_t j = 0; j < H; ++j) {
             for (int64_t i = 0; i < I; ++i) gc.w_ih[j * I + i] += delta[j] * x(t, b, i);

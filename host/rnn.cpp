@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <random>
 
 #include "elman/error.h"
 #include "host/backend.h"
+#include "host/init.h"
 #include "host/recurrence.h"
 #include "host/rnn_state.h"
 
@@ -34,6 +34,15 @@ void RNNOptions::validate() const {
   if (input_size <= 0) bad("input_size", input_size);
   if (hidden_size <= 0) bad("hidden_size", hidden_size);
   if (num_layers <= 0) bad("num_layers", num_layers);
+  auto too_large = [](const std::string& what, int64_t given, int64_t most, const char* why) {
+    throw Error("RNNOptions: " + what + " must be at most " + std::to_string(most) + ", got " +
+                std::to_string(given) + " (" + why + ")");
+  };
+  if (input_size > kMaxFeatureSize)
+    too_large("input_size", input_size, kMaxFeatureSize, "BLAS counts rows in int");
+  if (hidden_size > kMaxFeatureSize)
+    too_large("hidden_size", hidden_size, kMaxFeatureSize, "BLAS counts rows in int");
+  if (num_layers > kMaxLayers) too_large("num_layers", num_layers, kMaxLayers, "elman's limit");
   if (nonlinearity != Nonlinearity::kTanh && nonlinearity != Nonlinearity::kReLU)
     throw Error("RNNOptions: nonlinearity must be kTanh or kReLU, got the value " +
                 std::to_string(static_cast<int>(nonlinearity)));
@@ -50,15 +59,15 @@ static uint64_t next_model_id() {
   return ++counter;
 }
 
-RNN::RNN(Context& ctx, const RNNOptions& options, uint64_t seed)
-    : ctx_(&ctx),
+RNN::RNN(const Context& ctx, const RNNOptions& options, uint64_t seed) try
+    : ctx_(ctx),
       id_(next_model_id()),
       options_(options),
       workspace_(std::make_unique<Workspace>()) {
   options_.validate();
   workspace_->layout = detail::make_param_layout(options_);
   const auto& layout = workspace_->layout;
-  const Device device = ctx.device();
+  const Device device = ctx_.device();
 
   // Device memory first: a model too large for the device fails here, with the size, before
   // any host memory of that size is touched.
@@ -66,37 +75,33 @@ RNN::RNN(Context& ctx, const RNNOptions& options, uint64_t seed)
   flat_grads_ = Tensor::zeros({layout.total}, device);
 
   // PyTorch's reset_parameters: every parameter from U(-k, k), k = 1/sqrt(hidden_size).
-  // mt19937_64 is fully specified by the standard, so a seed means the same weights everywhere.
   // Generated and copied in bounded chunks, so the host never holds a second full copy.
-  std::mt19937_64 gen(seed);
-  const double k = 1.0 / std::sqrt(static_cast<double>(options_.hidden_size));
-  constexpr int64_t kChunk = int64_t{1} << 20;
-  std::vector<float> chunk;
-  for (int64_t begin = 0; begin < layout.total; begin += kChunk) {
-    const int64_t n = std::min(kChunk, layout.total - begin);
-    chunk.resize(static_cast<size_t>(n));
-    for (float& v : chunk) {
-      const double u = static_cast<double>(gen() >> 11) * 0x1.0p-53;  // [0, 1)
-      v = static_cast<float>((2.0 * u - 1.0) * k);
-    }
-    flat_params_.view({n}, begin).copy_from(Tensor::from_vector({n}, chunk));
-  }
+  detail::fill_uniform(flat_params_, 1.0 / std::sqrt(static_cast<double>(options_.hidden_size)),
+                       seed);
   for (const auto& e : layout.entries) {
     names_.push_back(e.name);
     params_.push_back(flat_params_.view(e.shape, e.offset));
     grads_.push_back(flat_grads_.view(e.shape, e.offset));
   }
+} catch (const std::bad_alloc&) {
+  throw Error("RNN: out of host memory building a model with input_size " +
+              std::to_string(options.input_size) + ", hidden_size " +
+              std::to_string(options.hidden_size) + ", num_layers " +
+              std::to_string(options.num_layers));
+} catch (const std::length_error&) {
+  throw Error("RNN: a model with num_layers " + std::to_string(options.num_layers) +
+              " is too large to describe");
 }
 
 RNN::~RNN() = default;
 
 void RNN::set_algorithm(Algorithm algorithm) {
-  detail::resolve_algorithm("RNN::set_algorithm", algorithm, ctx_->device());  // throws if unusable
+  detail::resolve_algorithm("RNN::set_algorithm", algorithm, ctx_.device());  // throws if unusable
   algorithm_ = algorithm;
 }
 
 Algorithm RNN::resolved_algorithm() const {
-  return detail::resolve_algorithm("RNN::resolved_algorithm", algorithm_, ctx_->device());
+  return detail::resolve_algorithm("RNN::resolved_algorithm", algorithm_, ctx_.device());
 }
 RNN::RNN(RNN&&) noexcept = default;
 
@@ -110,13 +115,35 @@ static size_t index_of(const std::vector<std::string>& names, const std::string&
               ")");
 }
 
-Tensor& RNN::parameter(const std::string& name) {
+const Tensor& RNN::parameter(const std::string& name) const {
+  check_usable("RNN::parameter");
   return params_[index_of(names_, name, "RNN::parameter")];
 }
-Tensor& RNN::grad(const std::string& name) { return grads_[index_of(names_, name, "RNN::grad")]; }
+const Tensor& RNN::grad(const std::string& name) const {
+  check_usable("RNN::grad");
+  return grads_[index_of(names_, name, "RNN::grad")];
+}
+
+void RNN::set_parameter(const std::string& name, const Tensor& values) {
+  check_usable("RNN::set_parameter");
+  Tensor p = params_[index_of(names_, name, "RNN::set_parameter")];
+  if (!values.defined()) throw Error("RNN::set_parameter: values for '" + name + "' are undefined");
+  if (values.shape() != p.shape())
+    throw Error("RNN::set_parameter: values for '" + name + "' have shape " +
+                shape_str(values.shape()) + ", expected " + shape_str(p.shape()));
+  p.copy_from(values);
+}
+
+void RNN::check_usable(const char* call) const {
+  if (!workspace_)
+    throw Error(std::string(call) + ": this RNN was moved from; use the RNN it was moved into");
+}
 
 void RNN::zero_grad() {
-  detail::run(ctx_->backend(), detail::Fill{flat_grads_.data(), flat_grads_.numel(), 0.0f});
+  check_usable("RNN::zero_grad");
+  Tensor grads = flat_grads_;
+  grads.mark_modified();
+  detail::run(ctx_.backend(), detail::Fill{grads.data(), grads.numel(), 0.0f});
 }
 
 }  // namespace elman

@@ -2,7 +2,10 @@
 // internal order, the recurrence (host/recurrence.h: delta_t and dL/dh0, with the model's
 // algorithm), then over all steps at once the weight gradients and the input gradient (delta is
 // zero at padded steps, so they add nothing).
+#include <utility>
+
 #include "elman/error.h"
+#include "host/alias_checks.h"
 #include "host/backend.h"
 #include "host/buffers.h"
 #include "host/products.h"
@@ -89,6 +92,44 @@ void weight_gradients(Backend& be, const RNNOptions& o, const detail::DeviceBatc
   }
 }
 
+// What backward reads by reference (the input, the weights) must be what forward_train saw.
+void check_unchanged_since_forward(const RNNCache::State& st, const Tensor& params) {
+  if (st.input.version() != st.input_version)
+    throw Error("RNN::backward: input was written after forward_train (its version is " +
+                std::to_string(st.input.version()) + ", forward_train saw " +
+                std::to_string(st.input_version) +
+                "), so these would not be the gradients of that forward: run forward_train again, "
+                "or write the next input into another tensor");
+  if (params.version() != st.params_version)
+    throw Error(
+        "RNN::backward: the model's parameters were written after forward_train (an "
+        "optimizer step, set_parameter or a checkpoint load in between?), so these would "
+        "not be the gradients of that forward: run forward_train again");
+}
+
+// The aliasing rule (include/elman/rnn.h) for backward's results.
+void check_backward_results(const RNNCache::State& st, const Tensor& grad_output,
+                            const Tensor& grad_h_n, const RNNInputGrads& result,
+                            const Shape& state_shape, Device device, const Tensor& params,
+                            const Tensor& grads) {
+  constexpr const char* kCall = "RNN::backward";
+  const Tensor none;
+  const bool gh0_kept = detail::written_in_place(result.grad_h0, state_shape, device);
+  detail::check_no_overlap(kCall, {"grad_input", result.grad_input}, st.input.shape(), device,
+                           {{"grad_output", grad_output},
+                            {"grad_h_n", grad_h_n},
+                            {"the forward's input", st.input},
+                            {"grad_h0", gh0_kept ? result.grad_h0 : none},
+                            {"the model's parameters", params},
+                            {"the model's gradients", grads}});
+  detail::check_no_overlap(kCall, {"grad_h0", result.grad_h0}, state_shape, device,
+                           {{"grad_output", grad_output},
+                            {"grad_h_n", grad_h_n},
+                            {"the forward's input", st.input},
+                            {"the model's parameters", params},
+                            {"the model's gradients", grads}});
+}
+
 }  // namespace
 
 RNNInputGrads RNN::backward(const RNNCache& cache, const Tensor& grad_output,
@@ -101,11 +142,13 @@ RNNInputGrads RNN::backward(const RNNCache& cache, const Tensor& grad_output,
 void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const Tensor& grad_h_n,
                         RNNInputGrads& result) {
   constexpr const char* kCall = "RNN::backward";
+  check_usable(kCall);
   if (!cache.valid()) throw Error("RNN::backward: the cache holds no forward_train result");
   const RNNCache::State& st = cache.state();
   if (st.owner != id_)
     throw Error("RNN::backward: the cache was filled by another model's forward_train");
-  const Device device = ctx_->device();
+  check_unchanged_since_forward(st, flat_params_);
+  const Device device = ctx_.device();
   const detail::DeviceBatch& batch = st.batch;
   const detail::BatchPlan& plan = batch.plan;
   const detail::SequenceDims dims{plan.seq_len, plan.batch};
@@ -113,8 +156,10 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
                        device, true);
   detail::check_tensor(kCall, "grad_h_n", grad_h_n, detail::state_shape(options_, dims), device,
                        true);
+  check_backward_results(st, grad_output, grad_h_n, result, detail::state_shape(options_, dims),
+                         device, flat_params_, flat_grads_);
 
-  detail::Backend& be = ctx_->backend();
+  detail::Backend& be = ctx_.backend();
   Workspace& ws = *workspace_;
   const RNNOptions& o = options_;
   const Algorithm algorithm = resolved_algorithm();
@@ -147,14 +192,17 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
                          : result.grad_input.data();
   const float* h0 = st.h0_internal.defined() ? st.h0_internal.data() : nullptr;
 
-  const float* params = flat_params_.data();
+  const float* params = std::as_const(flat_params_).data();
+  Tensor grads_tensor = flat_grads_;  // accumulated into: a write (Tensor::version())
+  grads_tensor.mark_modified();
+  float* grads = grads_tensor.data();
   const float* dy = up.dy;
   for (int64_t l = L - 1; l >= 0; --l) {
     const int64_t I = o.layer_input_size(l);
     const float* x = l == 0 ? st.x_internal.data() : st.layer_out[l - 1].data();  // [T, B, I]
     const float* out = st.layer_out[l].data();                                    // [T, B, D*H]
     float* dx = l == 0 ? dx_layer0 : dy_buf[l % 2].data();  // [T, B, I]: dL/dx of this layer
-    be.fork(static_cast<int>(D));
+    detail::LaneScope lanes(be, static_cast<int>(D));
     for (int64_t d = 0; d < D; ++d) {
       be.set_lane(static_cast<int>(d));
       const detail::CellOffsets& cell = ws.layout.cells[static_cast<size_t>(l * D + d)];
@@ -180,10 +228,10 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
       else
         detail::run(be, detail::CopyRows{r.grad_h0, grad_h0_ld, B, H, H, H});
       weight_gradients(be, o, batch, cell, d, I, x, out, delta.data(),
-                       h0 ? h0 + (l * D + d) * B * H : nullptr, flat_grads_.data(), ws.ones.data(),
+                       h0 ? h0 + (l * D + d) * B * H : nullptr, grads, ws.ones.data(),
                        delta_first[d].data());
     }
-    be.join();
+    lanes.join();
     // dx_t = sum_d W_ih_d^T delta_t,d: after the join, since both directions add into dx.
     for (int64_t d = 0; d < D; ++d) {
       const detail::CellOffsets& cell = ws.layout.cells[static_cast<size_t>(l * D + d)];

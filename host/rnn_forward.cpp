@@ -2,8 +2,10 @@
 // steps, then the recurrence (host/recurrence.h) with the model's algorithm; the two directions
 // on two lanes.
 #include <functional>
+#include <utility>
 
 #include "elman/error.h"
+#include "host/alias_checks.h"
 #include "host/backend.h"
 #include "host/buffers.h"
 #include "host/products.h"
@@ -41,13 +43,18 @@ Tensor internal_input(Backend& be, const RNNOptions& o, const Tensor& input,
   return x;
 }
 
-// h0 in internal order: undefined (zeros), the user's h0, or its permuted copy in `buffer`.
-Tensor internal_h0(Backend& be, const Tensor& h0, const detail::DeviceBatch& batch,
-                   Tensor& buffer) {
-  if (!h0.defined() || !batch.perm) return h0;
+// h0 in internal order: undefined (zeros), the user's h0, or a copy in `buffer` (permuted to
+// the internal order when it differs; always a copy with `copy`, so that the result may
+// overwrite h0 and a cache never depends on the caller's tensor).
+Tensor internal_h0(Backend& be, const Tensor& h0, const detail::DeviceBatch& batch, Tensor& buffer,
+                   bool copy) {
+  if (!h0.defined() || (!batch.perm && !copy)) return h0;
   Tensor h = detail::ensure_buffer(buffer, h0.shape(), be.device());
-  detail::run(be, detail::PermuteRows{h0.data(), h.data(), h0.size(0), h0.size(1), h0.size(2),
-                                      batch.perm, true});
+  const int64_t S = h0.size(0), B = h0.size(1), H = h0.size(2);
+  if (batch.perm)
+    detail::run(be, detail::PermuteRows{h0.data(), h.data(), S, B, H, batch.perm, true});
+  else
+    detail::run(be, detail::CopyRows{h0.data(), h.data(), 1, S * B * H, S * B * H, S * B * H});
   return h;
 }
 
@@ -64,7 +71,7 @@ void run_layers(Backend& be, const RNNOptions& o, Algorithm algorithm,
   for (int64_t l = 0; l < o.num_layers; ++l) {
     const int64_t I = o.layer_input_size(l);
     float* out = layer_out(l);  // [T, B, D*H]
-    be.fork(static_cast<int>(D));
+    detail::LaneScope lanes(be, static_cast<int>(D));
     for (int64_t d = 0; d < D; ++d) {
       be.set_lane(static_cast<int>(d));
       const detail::CellOffsets& cell = layout.cells[static_cast<size_t>(l * D + d)];
@@ -88,7 +95,7 @@ void run_layers(Backend& be, const RNNOptions& o, Algorithm algorithm,
       detail::run(be, detail::GatherFinalStep{out + d * H, h_n + (l * D + d) * B * H, T, B, H, DH,
                                               batch.perm, batch.lengths, d == 1});
     }
-    be.join();
+    lanes.join();
     in = out;
   }
 }
@@ -101,6 +108,30 @@ void store_output(Backend& be, const RNNOptions& o, const float* last, Tensor& o
   detail::run(
       be, detail::ScatterSequences{last, output.data(), batch.plan.seq_len, batch.plan.batch, DH,
                                    batch.perm, batch.lengths, o.batch_first});
+}
+
+// The aliasing rule (include/elman/rnn.h) for a forward's results; returns whether h_n is h0
+// itself (then h0 must be copied before it is overwritten).
+bool check_forward_results(const char* call, const Tensor& input, const Tensor& h0,
+                           const RNNOutput& result, const Shape& out_shape,
+                           const Shape& state_shape, Device device, const Tensor& params,
+                           const Tensor& grads) {
+  const Tensor none;
+  const bool output_kept = detail::written_in_place(result.output, out_shape, device);
+  const bool hn_is_h0 = h0.defined() && result.h_n.is_same(h0) &&
+                        detail::written_in_place(result.h_n, state_shape, device);
+  detail::check_no_overlap(call, {"output", result.output}, out_shape, device,
+                           {{"input", input},
+                            {"h0", h0},
+                            {"the model's parameters", params},
+                            {"the model's gradients", grads}});
+  detail::check_no_overlap(call, {"h_n", result.h_n}, state_shape, device,
+                           {{"input", input},
+                            {"h0 (h_n may be h0 itself, not a part of it)", hn_is_h0 ? none : h0},
+                            {"output", output_kept ? result.output : none},
+                            {"the model's parameters", params},
+                            {"the model's gradients", grads}});
+  return hn_is_h0;
 }
 
 }  // namespace
@@ -121,11 +152,15 @@ RNNOutput RNN::forward_train(const Tensor& input, const Tensor& h0, RNNCache& ca
 void RNN::forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result,
                        const std::vector<int64_t>& lengths) {
   constexpr const char* kCall = "RNN::forward";
-  const Device device = ctx_->device();
+  check_usable(kCall);
+  const Device device = ctx_.device();
   const detail::SequenceDims dims = detail::check_input(kCall, options_, input, device);
   detail::check_tensor(kCall, "h0", h0, detail::state_shape(options_, dims), device, true);
+  const bool hn_is_h0 =
+      check_forward_results(kCall, input, h0, result, detail::output_shape(options_, dims),
+                            detail::state_shape(options_, dims), device, flat_params_, flat_grads_);
   detail::BatchPlan plan = detail::make_batch_plan(kCall, lengths, dims.seq_len, dims.batch);
-  Backend& be = ctx_->backend();
+  Backend& be = ctx_.backend();
   Workspace& ws = *workspace_;
   prepare_batch(be, ws.batch, std::move(plan));
   detail::ensure_result(result.output, detail::output_shape(options_, dims), device);
@@ -139,10 +174,10 @@ void RNN::forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result,
   for (int64_t d = 0; d < options_.num_directions(); ++d)
     detail::ensure_buffer(ws.proj[d], {T, B, H}, device);
   const Tensor x = internal_input(be, options_, input, ws.batch, ws.x_internal);
-  const Tensor h = internal_h0(be, h0, ws.batch, ws.h0_internal);
+  const Tensor h = internal_h0(be, h0, ws.batch, ws.h0_internal, hn_is_h0);
 
   run_layers(
-      be, options_, resolved_algorithm(), ws.layout, flat_params_.data(), x.data(),
+      be, options_, resolved_algorithm(), ws.layout, std::as_const(flat_params_).data(), x.data(),
       h.defined() ? h.data() : nullptr, ws.batch,
       [&](int64_t l) { return layer_out[l % 2].data(); }, ws.proj, result.h_n.data());
   store_output(be, options_, layer_out[(options_.num_layers - 1) % 2].data(), result.output,
@@ -152,11 +187,14 @@ void RNN::forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result,
 void RNN::forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& cache,
                              RNNOutput& result, const std::vector<int64_t>& lengths) {
   constexpr const char* kCall = "RNN::forward_train";
-  const Device device = ctx_->device();
+  check_usable(kCall);
+  const Device device = ctx_.device();
   const detail::SequenceDims dims = detail::check_input(kCall, options_, input, device);
   detail::check_tensor(kCall, "h0", h0, detail::state_shape(options_, dims), device, true);
+  check_forward_results(kCall, input, h0, result, detail::output_shape(options_, dims),
+                        detail::state_shape(options_, dims), device, flat_params_, flat_grads_);
   detail::BatchPlan plan = detail::make_batch_plan(kCall, lengths, dims.seq_len, dims.batch);
-  Backend& be = ctx_->backend();
+  Backend& be = ctx_.backend();
   Workspace& ws = *workspace_;
   RNNCache::State& st = cache.state();
   st.valid = false;  // from here on the cache is rewritten
@@ -168,7 +206,6 @@ void RNN::forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& ca
   const int64_t DH = options_.num_directions() * H, L = options_.num_layers;
   st.owner = id_;
   st.input = input;
-  st.h0 = h0;
   st.layer_buffers.resize(static_cast<size_t>(L));
   st.layer_out.resize(static_cast<size_t>(L));
   for (int64_t l = 0; l < L; ++l)
@@ -177,13 +214,16 @@ void RNN::forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& ca
     for (int64_t d = 0; d < options_.num_directions(); ++d)
       detail::ensure_buffer(ws.proj[d], {T, B, H}, device);
     st.x_internal = internal_input(be, options_, input, st.batch, st.x_buffer);
-    st.h0_internal = internal_h0(be, h0, st.batch, st.h0_buffer);
+    st.h0_internal = internal_h0(be, h0, st.batch, st.h0_buffer, true);
     run_layers(
-        be, options_, resolved_algorithm(), ws.layout, flat_params_.data(), st.x_internal.data(),
-        st.h0_internal.defined() ? st.h0_internal.data() : nullptr, st.batch,
+        be, options_, resolved_algorithm(), ws.layout, std::as_const(flat_params_).data(),
+        st.x_internal.data(), st.h0_internal.defined() ? st.h0_internal.data() : nullptr, st.batch,
         [&](int64_t l) { return st.layer_out[l].data(); }, ws.proj, result.h_n.data());
     store_output(be, options_, st.layer_out[L - 1].data(), result.output, st.batch);
   }
+  // After the results are written: a result sharing the input's storage does not count.
+  st.input_version = input.version();
+  st.params_version = flat_params_.version();
   st.valid = true;
 }
 

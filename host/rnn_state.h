@@ -57,10 +57,11 @@ struct RNNCache::State {
   bool valid = false;
   detail::DeviceBatch batch;
   Tensor input;                       // the user's input (shared, not copied)
+  uint64_t input_version = 0;         // input.version() when forward_train finished
+  uint64_t params_version = 0;        // the model's flat_parameters().version() then
   Tensor x_internal;                  // [T, B, I]: the input itself, or its rearranged copy
   Tensor x_buffer;                    // storage for the rearranged copy
-  Tensor h0;                          // the user's h0, or undefined for zeros
-  Tensor h0_internal;                 // [L*D, B, H]: h0 itself, or its permuted copy
+  Tensor h0_internal;                 // [L*D, B, H]: a copy of h0 (permuted), or undefined: 0
   Tensor h0_buffer;                   // storage for the permuted copy
   std::vector<Tensor> layer_buffers;  // storage for layer_out
   std::vector<Tensor> layer_out;      // per layer [T, B, D*H]: every h_t, both directions

@@ -2,7 +2,10 @@
 // gathers): the shape checks, then the recurrence's step (host/recurrence.h) into a scratch
 // state, then the new state and output copied into the caller's results (which may alias the
 // old state). The same math as the full forward, checked step for step by the tests.
+#include <utility>
+
 #include "elman/error.h"
+#include "host/alias_checks.h"
 #include "host/backend.h"
 #include "host/buffers.h"
 #include "host/recurrence.h"
@@ -18,6 +21,7 @@ RNNOutput RNN::step(const Tensor& x_t, const Tensor& state) {
 }
 
 void RNN::step_into(const Tensor& x_t, const Tensor& state, RNNOutput& result) {
+  check_usable("RNN::step");
   const RNNOptions& o = options_;
   if (o.bidirectional)
     throw Error(
@@ -29,19 +33,39 @@ void RNN::step_into(const Tensor& x_t, const Tensor& state, RNNOutput& result) {
     throw Error("RNN::step: x_t has shape " + shape_str(x_t.shape()) + ", expected [B, " +
                 std::to_string(o.input_size) + "] or [" + std::to_string(o.input_size) +
                 "] (input_size = " + std::to_string(o.input_size) + ")");
-  const Device device = ctx_->device();
-  detail::check_tensor("RNN::step", "x_t", x_t, x_t.shape(), device, false);
   const int64_t B = batched ? x_t.size(0) : 1, H = o.hidden_size, L = o.num_layers;
   const Shape state_shape = batched ? Shape{L, B, H} : Shape{L, H};
+  const Shape out_shape = batched ? Shape{B, H} : Shape{H};
+  const Device device = ctx_.device();
+  detail::check_tensor("RNN::step", "x_t", x_t, x_t.shape(), device, false);
   detail::check_tensor("RNN::step", "state", state, state_shape, device, true);
-  detail::ensure_result(result.output, batched ? Shape{B, H} : Shape{H}, device);
+  // The aliasing rule (rnn.h): result.h_n may be `state` itself, nothing else may overlap.
+  const Tensor none;
+  const bool hn_is_state = state.defined() && result.h_n.is_same(state) &&
+                           detail::written_in_place(result.h_n, state_shape, device);
+  const bool output_kept = detail::written_in_place(result.output, out_shape, device);
+  detail::check_no_overlap("RNN::step", {"output", result.output}, out_shape, device,
+                           {{"x_t", x_t},
+                            {"state", state},
+                            {"the model's parameters", flat_params_},
+                            {"the model's gradients", flat_grads_}});
+  detail::check_no_overlap(
+      "RNN::step", {"h_n", result.h_n}, state_shape, device,
+      {{"x_t", x_t},
+       {"state (h_n may be the state itself, not a part of it)", hn_is_state ? none : state},
+       {"output", output_kept ? result.output : none},
+       {"the model's parameters", flat_params_},
+       {"the model's gradients", flat_grads_}});
+  detail::ensure_result(result.output, out_shape, device);
   detail::ensure_result(result.h_n, state_shape, device);
   if (B == 0) return;
 
-  detail::Backend& be = ctx_->backend();
+  // The new state goes to scratch first: result.h_n may be the old state, which every layer's
+  // recurrent product still reads.
+  detail::Backend& be = ctx_.backend();
   Workspace& ws = *workspace_;
   detail::StepRecurrence r;
-  r.params = flat_params_.data();
+  r.params = std::as_const(flat_params_).data();
   r.cells = ws.layout.cells.data();
   r.bias = o.bias;
   r.x = x_t.data();
@@ -57,6 +81,8 @@ void RNN::step_into(const Tensor& x_t, const Tensor& state, RNNOutput& result) {
   detail::run(be, detail::CopyRows{r.next_state, result.h_n.data(), L * B, H, H, H});
   detail::run(be,
               detail::CopyRows{r.next_state + (L - 1) * B * H, result.output.data(), B, H, H, H});
+  result.h_n.mark_modified();
+  result.output.mark_modified();
 }
 
 }  // namespace elman

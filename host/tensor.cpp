@@ -3,10 +3,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <sstream>
+#include <unistd.h>
 
 #include "elman/error.h"
+#include "host/checked_size.h"
 #include "host/storage.h"
 #include "kernels/cuda_api.h"
 
@@ -24,24 +27,43 @@ int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
   for (int64_t s : shape) {
     if (s < 0) throw Error("shape " + shape_str(shape) + " has a negative dimension");
-    n *= s;
+    n = detail::checked_mul(n, s, "shape " + shape_str(shape));
   }
   return n;
 }
 
 namespace detail {
 
+namespace {
+
+// The machine's physical memory in bytes (0 when unknown). A request above it is refused up
+// front: Linux may grant it (overcommit) and then kill the process when the pages are touched.
+int64_t physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  return checked_mul(pages, page, "physical memory");
+}
+
+}  // namespace
+
 Storage::Storage(int64_t numel, Device device) : numel_(numel), device_(device) {
   if (numel < 0) throw Error("Storage: negative size " + std::to_string(numel));
-  const size_t bytes = static_cast<size_t>(numel) * sizeof(float);
+  if (numel > std::numeric_limits<int64_t>::max() / static_cast<int64_t>(sizeof(float)))
+    throw Error("Storage: could not allocate " + std::to_string(numel) + " floats on " +
+                device.str() + " (their size in bytes overflows a 64-bit count)");
+  const int64_t bytes = numel * static_cast<int64_t>(sizeof(float));
   if (device.is_cpu()) {
+    const int64_t ram = physical_memory_bytes();
+    if (ram > 0 && bytes > ram)
+      throw Error("Storage: could not allocate " + std::to_string(bytes) + " bytes on cpu (the " +
+                  "machine has " + std::to_string(ram) + " bytes of memory)");
     if (numel > 0) {
       data_ = new (std::nothrow) float[static_cast<size_t>(numel)];
       if (!data_)
         throw Error("Storage: could not allocate " + std::to_string(bytes) + " bytes on cpu");
     }
   } else {
-    data_ = static_cast<float*>(cuda_allocate(bytes, device.index));
+    data_ = static_cast<float*>(cuda_allocate(static_cast<size_t>(bytes), device.index));
   }
 }
 
@@ -92,6 +114,23 @@ int64_t Tensor::size(int64_t d) const {
 
 Device Tensor::device() const { return storage_ ? storage_->device() : Device::cpu(); }
 
+uint64_t Tensor::version() const { return storage_ ? storage_->version() : 0; }
+
+void Tensor::mark_modified() {
+  if (storage_) storage_->bump_version();
+}
+
+bool Tensor::shares_memory_with(const Tensor& other) const {
+  if (!storage_ || storage_ != other.storage_) return false;
+  const int64_t n = numel(), m = other.numel();
+  if (n == 0 || m == 0) return false;
+  return offset_ < other.offset_ + m && other.offset_ < offset_ + n;
+}
+
+bool Tensor::is_same(const Tensor& other) const {
+  return storage_ == other.storage_ && offset_ == other.offset_ && shape_ == other.shape_;
+}
+
 float* Tensor::data() { return storage_ ? storage_->data() + offset_ : nullptr; }
 const float* Tensor::data() const { return storage_ ? storage_->data() + offset_ : nullptr; }
 
@@ -105,7 +144,14 @@ Tensor Tensor::to(Device device) const {
 Tensor Tensor::clone() const { return to(device()); }
 
 std::vector<float> Tensor::to_vector() const {
-  std::vector<float> out(static_cast<size_t>(numel()));
+  if (!defined()) throw Error("Tensor::to_vector: undefined tensor");
+  std::vector<float> out;
+  try {
+    out.resize(static_cast<size_t>(numel()));
+  } catch (const std::bad_alloc&) {
+    throw Error("Tensor::to_vector: could not allocate " + std::to_string(numel()) +
+                " floats on the host");
+  }
   if (out.empty()) return out;
   if (device().is_cpu())
     std::memcpy(out.data(), data(), out.size() * sizeof(float));
@@ -121,6 +167,7 @@ void Tensor::copy_from(const Tensor& src) {
                 shape_str(shape_));
   const size_t bytes = static_cast<size_t>(numel()) * sizeof(float);
   if (bytes == 0) return;
+  mark_modified();
   if (device().is_cpu() && src.device().is_cpu())
     std::memmove(data(), src.data(), bytes);
   else
@@ -129,6 +176,7 @@ void Tensor::copy_from(const Tensor& src) {
 
 void Tensor::fill(float value) {
   if (!defined()) throw Error("Tensor::fill: undefined tensor");
+  mark_modified();
   if (device().is_cpu())
     std::fill(data(), data() + numel(), value);
   else
@@ -137,7 +185,8 @@ void Tensor::fill(float value) {
 
 Tensor Tensor::view(const Shape& shape, int64_t offset) const {
   if (!defined()) throw Error("Tensor::view: undefined tensor");
-  if (offset < 0 || offset + shape_numel(shape) > numel())
+  // Written so that no sum can overflow: offset <= numel, then the view's size <= the rest.
+  if (offset < 0 || offset > numel() || shape_numel(shape) > numel() - offset)
     throw Error("Tensor::view: shape " + shape_str(shape) + " at offset " + std::to_string(offset) +
                 " does not fit in a tensor of shape " + shape_str(shape_));
   Tensor t = *this;

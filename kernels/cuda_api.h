@@ -1,5 +1,5 @@
 // The plain-C++ face of the CUDA code: what host files may call without CUDA's headers.
-// Implemented in cuda_memory.cu and cuda_backend.cu.
+// Implemented in cuda_memory.cu, cuda_backend.cu and cuda_device_scope.cu.
 #pragma once
 
 #include <cstddef>
@@ -22,5 +22,21 @@ void cuda_copy(void* dst, const void* src, size_t bytes, bool dst_on_device, boo
 void cuda_fill_float(float* dst, size_t n, float value, int device);
 
 std::unique_ptr<Backend> make_cuda_backend(int device, CUstream_st* stream);
+
+// Makes `device` the calling thread's current CUDA device for the scope's lifetime and restores
+// the previous one at its end. Every CUDA entry point opens one: the current device is per
+// thread and the user's to change, and a launch, copy or cuBLAS call on another device's stream
+// or memory fails or lands on the wrong device. Throws Error when the device cannot be made
+// current. Costs one cudaGetDevice when the device is already current.
+class CudaDeviceScope {
+ public:
+  explicit CudaDeviceScope(int device);
+  ~CudaDeviceScope();
+  CudaDeviceScope(const CudaDeviceScope&) = delete;
+  CudaDeviceScope& operator=(const CudaDeviceScope&) = delete;
+
+ private:
+  int previous_ = -1;  // the device to restore; -1: it was already current
+};
 
 }  // namespace elman::detail

@@ -1,5 +1,6 @@
 // The CUDA backend: cuBLAS GEMMs and the functor ops through the generic launcher, on the
 // user's stream; a second lane (stream + cuBLAS handle) runs the reverse direction concurrently.
+// Every entry point makes the backend's device current first (CudaDeviceScope).
 #include <array>
 
 #include "host/backend.h"
@@ -7,6 +8,7 @@
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_raii.cuh"
 #include "kernels/launch.cuh"
+#include "kernels/pinned_staging.cuh"
 
 namespace elman::detail {
 namespace {
@@ -16,7 +18,7 @@ constexpr int kMaxLanes = 2;
 class CudaBackend final : public Backend {
  public:
   CudaBackend(int device, cudaStream_t user_stream) : device_(device), main_(user_stream) {
-    ELMAN_CUDA_CHECK(cudaSetDevice(device));
+    const CudaDeviceScope on_device(device_);
     lane_streams_[0] = main_;
     extra_streams_[1] = make_stream();
     lane_streams_[1] = extra_streams_[1].get();
@@ -26,14 +28,33 @@ class CudaBackend final : public Backend {
     }
   }
 
+  // The handles, events, streams and staging buffers are released with the device current.
+  ~CudaBackend() override {
+    try {
+      const CudaDeviceScope on_device(device_);
+      staging_.reset();
+      for (int k = 0; k < kMaxLanes; ++k) {
+        handles_[k].reset();
+        events_[k].reset();
+        extra_streams_[k].reset();
+      }
+    } catch (const Error&) {
+      // The device is gone: the members release what is left as they can.
+    }
+  }
+
   Device device() const override { return Device::cuda(device_); }
   CUstream_st* stream() const override { return main_; }
-  void synchronize() override { ELMAN_CUDA_CHECK(cudaStreamSynchronize(main_)); }
+  void synchronize() override {
+    const CudaDeviceScope on_device(device_);
+    ELMAN_CUDA_CHECK(cudaStreamSynchronize(main_));
+  }
 
   void gemm(Trans ta, Trans tb, int64_t m, int64_t n, int64_t k, float alpha, const float* A,
             int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) override {
     check_gemm_args(ta, tb, m, n, k, lda, ldb, ldc);
     if (m == 0 || n == 0) return;
+    const CudaDeviceScope on_device(device_);
     auto op = [](Trans t) { return t == Trans::kN ? CUBLAS_OP_N : CUBLAS_OP_T; };
     ELMAN_CUBLAS_CHECK(cublasSgemm(handles_[lane_].get(), op(ta), op(tb), static_cast<int>(m),
                                    static_cast<int>(n), static_cast<int>(k), &alpha, A,
@@ -43,32 +64,38 @@ class CudaBackend final : public Backend {
 
   CUstream_st* current_stream() const override { return current(); }
 
-  // From pageable memory cudaMemcpyAsync stages the source before returning, so the caller may
-  // reuse it at once; the copy itself is ordered on the lane.
+  // Through pinned staging (kernels/pinned_staging.cuh): the copy is ordered on the lane, and
+  // the caller may reuse host_src at once.
   void upload(void* dst, const void* host_src, size_t bytes) override {
-    if (bytes)
-      ELMAN_CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, current()));
+    if (bytes == 0) return;
+    const CudaDeviceScope on_device(device_);
+    if (!staging_) staging_ = std::make_unique<PinnedStagingRing>();
+    staging_->upload(dst, host_src, bytes, current());
   }
 
   void fork(int lanes) override {
     if (lanes < 1 || lanes > kMaxLanes) throw Error("CudaBackend::fork: lanes must be 1 or 2");
-    lanes_ = lanes;
+    const CudaDeviceScope on_device(device_);
     ELMAN_CUDA_CHECK(cudaEventRecord(events_[0].get(), main_));
-    for (int k = 1; k < lanes_; ++k)
+    for (int k = 1; k < lanes; ++k)
       ELMAN_CUDA_CHECK(cudaStreamWaitEvent(lane_streams_[k], events_[0].get(), 0));
+    lanes_ = lanes;
     lane_ = 0;
   }
   void set_lane(int lane) override {
     if (lane < 0 || lane >= lanes_) throw Error("CudaBackend::set_lane: lane out of range");
     lane_ = lane;
   }
+  // Back on the main lane even when a wait cannot be queued (the error is still thrown).
   void join() override {
-    for (int k = 1; k < lanes_; ++k) {
+    const int lanes = lanes_;
+    lanes_ = 1;
+    lane_ = 0;
+    const CudaDeviceScope on_device(device_);
+    for (int k = 1; k < lanes; ++k) {
       ELMAN_CUDA_CHECK(cudaEventRecord(events_[k].get(), lane_streams_[k]));
       ELMAN_CUDA_CHECK(cudaStreamWaitEvent(main_, events_[k].get(), 0));
     }
-    lanes_ = 1;
-    lane_ = 0;
   }
 
  private:
@@ -80,6 +107,7 @@ class CudaBackend final : public Backend {
   std::array<cudaStream_t, kMaxLanes> lane_streams_{};
   std::array<CublasOwner, kMaxLanes> handles_;
   std::array<EventOwner, kMaxLanes> events_;
+  std::unique_ptr<PinnedStagingRing> staging_;  // made at the first upload
   int lanes_ = 1;
   int lane_ = 0;
 };

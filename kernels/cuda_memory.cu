@@ -19,7 +19,7 @@ int cuda_device_count_or_zero() {
 
 void* cuda_allocate(size_t bytes, int device) {
   if (bytes == 0) return nullptr;
-  ELMAN_CUDA_CHECK(cudaSetDevice(device));
+  const CudaDeviceScope on_device(device);
   void* ptr = nullptr;
   const cudaError_t status = cudaMalloc(&ptr, bytes);
   if (status != cudaSuccess) {
@@ -37,23 +37,58 @@ void* cuda_allocate(size_t bytes, int device) {
 
 void cuda_free(void* ptr, int device) noexcept {
   if (!ptr) return;
-  cudaSetDevice(device);
-  cudaFree(ptr);
+  try {
+    const CudaDeviceScope on_device(device);
+    cudaFree(ptr);
+  } catch (const Error&) {
+    // The device cannot be made current: its context is gone, and the memory with it.
+  }
 }
+
+namespace {
+
+// The device that owns device memory `ptr` (cudaMalloc'd by cuda_allocate).
+int device_of(const void* ptr) {
+  cudaPointerAttributes attributes{};
+  ELMAN_CUDA_CHECK(cudaPointerGetAttributes(&attributes, ptr));
+  return attributes.device;
+}
+
+// Waits for all work queued on `device`, with it current.
+void synchronize_device(int device) {
+  const CudaDeviceScope on_device(device);
+  ELMAN_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+}  // namespace
 
 void cuda_copy(void* dst, const void* src, size_t bytes, bool dst_on_device, bool src_on_device) {
   if (bytes == 0) return;
-  ELMAN_CUDA_CHECK(cudaDeviceSynchronize());
+  // Every device involved: the destination's, and the source's when it is another one.
+  const int dst_device = dst_on_device ? device_of(dst) : -1;
+  const int src_device = src_on_device ? device_of(src) : -1;
+  const int first = dst_device >= 0 ? dst_device : src_device;
+  const int second = src_device >= 0 && src_device != first ? src_device : -1;
+  if (first < 0) {  // host to host: nothing queued to wait for
+    ELMAN_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToHost));
+    return;
+  }
+  synchronize_device(first);
+  if (second >= 0) synchronize_device(second);
   const cudaMemcpyKind kind =
       dst_on_device ? (src_on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
-                    : (src_on_device ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
-  ELMAN_CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
-  ELMAN_CUDA_CHECK(cudaDeviceSynchronize());
+                    : cudaMemcpyDeviceToHost;
+  {
+    const CudaDeviceScope on_device(first);
+    ELMAN_CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
+  }
+  synchronize_device(first);
+  if (second >= 0) synchronize_device(second);
 }
 
 void cuda_fill_float(float* dst, size_t n, float value, int device) {
   if (n == 0) return;
-  ELMAN_CUDA_CHECK(cudaSetDevice(device));
+  const CudaDeviceScope on_device(device);
   ELMAN_CUDA_CHECK(cudaDeviceSynchronize());
   launch_cuda(Fill{dst, static_cast<int64_t>(n), value}, nullptr);
   ELMAN_CUDA_CHECK(cudaDeviceSynchronize());

@@ -12,13 +12,15 @@ namespace elman::detail {
 
 enum class Activation { kTanh, kReLU };
 
+// relu passes NaN through (a != a), as torch.relu does: a NaN in the input or h0 must reach the
+// outputs and the trainer's fault checks, not turn into a finite 0.
 ELMAN_HD inline float activate(Activation act, float a) {
-  return act == Activation::kTanh ? tanhf(a) : (a > 0.0f ? a : 0.0f);
+  return act == Activation::kTanh ? tanhf(a) : ((a > 0.0f || a != a) ? a : 0.0f);
 }
 // f'(a) from h = f(a): 1 - h^2 for tanh, [a > 0] = [h > 0] for relu (STYLE.md: backward takes
-// the derivative from the stored output, no second pass).
+// the derivative from the stored output, no second pass). NaN in, NaN out, for both.
 ELMAN_HD inline float activation_grad_from_output(Activation act, float h) {
-  return act == Activation::kTanh ? 1.0f - h * h : (h > 0.0f ? 1.0f : 0.0f);
+  return act == Activation::kTanh ? 1.0f - h * h : (h > 0.0f ? 1.0f : (h != h ? h : 0.0f));
 }
 
 // h_t = f(pre + b_ih + b_hh), where pre = W_ih x_t + W_hh h_{t-1} came from the GEMMs.

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Installs the built library into a fresh prefix, then configures, builds and runs the separate
-# project examples/consumer against it with find_package(elman), as a user would.
+# project examples/consumer against it with find_package(elman), as a user would; and runs the
+# installed programs from the prefix (they find libelman through their $ORIGIN/../lib RUNPATH).
 # Usage: consumer_test.sh <cmake> <elman build dir> <consumer source dir> <scratch dir> <c++ compiler>
 set -euo pipefail
 cmake_bin=$1 build_dir=$2 source_dir=$3 scratch=$4 cxx=$5
@@ -13,3 +14,10 @@ mkdir -p "$scratch"
   -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Release
 "$cmake_bin" --build "$scratch/build"
 "$scratch/build/elman_consumer"
+# Every program the build made (demo/elman-train, bench/elman-bench) is installed and starts.
+for built in "$build_dir/demo/elman-train" "$build_dir/bench/elman-bench"; do
+  [ -x "$built" ] || continue
+  program=$(basename "$built")
+  "$scratch/prefix/bin/$program" --help > "$scratch/$program-help.log"
+  echo "installed $program starts"
+done

@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <iostream>
 #include <thread>
 
+#include "kernels/cuda_api.h"
 #include "tests/test_util.h"
 
 namespace elman::test {
@@ -114,6 +116,36 @@ TEST(CudaUserStream, WorkIsOrderedOnTheUserStream) {
     const ReferenceRun ref = run_reference(rnn, x, T, B, nullptr, nullptr, nullptr);
     EXPECT_TRUE(close("output", out.output, ref.fwd.output, 1e-5));  // float32, §4
   }
+}
+
+// Every CUDA entry point makes its context's device current and gives the caller's back: a user
+// who made another device current keeps it, and the model still runs on its own device. An index
+// that does not exist is an error naming it.
+TEST(CudaDevice, EntryPointsUseTheContextsDeviceAndRestoreTheCallers) {
+  const int count = cuda_device_count();
+  if (count == 0) GTEST_SKIP() << "no CUDA device";
+  ELMAN_EXPECT_ERROR({ const detail::CudaDeviceScope scope(count); },
+                     "cuda:" + std::to_string(count));
+  const int model_device = count - 1;  // another device than the caller's, where there are two
+  TEST_CUDA_OK(cudaSetDevice(0));
+  Context ctx(Device::cuda(model_device));
+  const RNNOptions o = make_options(3, 8, 1, Nonlinearity::kTanh, true, false);
+  RNN rnn(ctx, o, 2);
+  const int64_t T = 5, B = 3;
+  const Device dev = Device::cuda(model_device);
+  const std::vector<double> x = random_floats(shape_numel(input_shape(o, T, B)), 1);
+  const std::vector<int64_t> lengths = {5, 2, 4};  // uploads a permutation and the lengths too
+  RNNOutput out{poisoned(output_shape(o, T, B), dev), poisoned(state_shape(o, B), dev)};
+  TEST_CUDA_OK(cudaSetDevice(0));
+  rnn.forward_into(Tensor::from_vector(input_shape(o, T, B), to_float(x), dev), Tensor(), out,
+                   lengths);
+  int current = -1;
+  TEST_CUDA_OK(cudaGetDevice(&current));
+  EXPECT_EQ(current, 0) << "a call left the model's device current";
+  const auto w = reference::weights_from_flat<double>(o, rnn.flat_parameters().to_vector());
+  const auto fwd = reference::forward<double>(o, w, x, T, B, nullptr, &lengths);
+  EXPECT_TRUE(close("output", out.output, fwd.output, 1e-5));  // float32, DESIGN.md §4
+  if (count < 2) std::cout << "(one CUDA device: the model's device is also the caller's)\n";
 }
 
 }  // namespace

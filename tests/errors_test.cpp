@@ -286,7 +286,7 @@ TEST(Errors, CudaDeviceIndexOutOfRange) {
 
 // Out of device memory is an elman::Error naming the size, and it leaks nothing: a normal model
 // works right after. hidden_size 200,000 needs 160 GB for W_hh alone, more than any GPU here.
-TEST(Errors, ModelTooLargeForTheDevice) {
+TEST(Errors, CudaModelTooLargeForTheDevice) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
   Context ctx(Device::cuda(0));
   const RNNOptions huge = make_options(1, 200000, 1, Nonlinearity::kTanh, false, false);
@@ -310,7 +310,7 @@ TEST(Errors, StreamForCpuContext) {
 }
 
 // A tensor on another device than the model's is refused, naming both devices.
-TEST(Errors, TensorOnTheWrongDevice) {
+TEST(Errors, CudaTensorOnTheWrongDevice) {
   if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
   Context cpu(Device::cpu());
   RNN rnn(cpu, make_options(4, 3, 1, Nonlinearity::kTanh, false, false));

@@ -244,6 +244,61 @@ INSTANTIATE_TEST_SUITE_P(Backends, Ops,
                                                                                : "");
                          });
 
+// --- host/backend.h's LaneScope ---
+
+// Records the lane calls a backend receives; join() can be made to fail.
+class LaneRecorder final : public detail::Backend {
+ public:
+  Device device() const override { return Device::cpu(); }
+  void gemm(detail::Trans, detail::Trans, int64_t, int64_t, int64_t, float, const float*, int64_t,
+            const float*, int64_t, float, float*, int64_t) override {}
+  void upload(void*, const void*, size_t) override {}
+  void fork(int lanes) override { calls += "fork" + std::to_string(lanes) + " "; }
+  void join() override {
+    calls += "join ";
+    if (join_fails) throw Error("join failed");
+  }
+  std::string calls;
+  bool join_fails = false;
+};
+
+// An exception between fork and join still joins (once); a normal join is not repeated.
+TEST(LaneScope, JoinsOnceOnEveryPath) {
+  LaneRecorder be;
+  {
+    detail::LaneScope lanes(be, 2);
+    lanes.join();
+  }
+  EXPECT_EQ(be.calls, "fork2 join ");
+  be.calls.clear();
+  EXPECT_THROW(
+      {
+        detail::LaneScope lanes(be, 2);
+        throw Error("a step failed");
+      },
+      Error);
+  EXPECT_EQ(be.calls, "fork2 join ");
+  // A join that fails while an error is already leaving is dropped; the first error arrives.
+  be.calls.clear();
+  be.join_fails = true;
+  ELMAN_EXPECT_ERROR(
+      {
+        detail::LaneScope lanes(be, 2);
+        throw Error("a step failed");
+      },
+      "a step failed");
+  EXPECT_EQ(be.calls, "fork2 join ");
+  // An explicit join that fails reports its error and is not tried again.
+  be.calls.clear();
+  ELMAN_EXPECT_ERROR(
+      {
+        detail::LaneScope lanes(be, 2);
+        lanes.join();
+      },
+      "join failed");
+  EXPECT_EQ(be.calls, "fork2 join ");
+}
+
 // --- host/param_layout.h ---
 
 TEST(ParamLayout, OffsetsByHand) {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/source_path.h"
 #include "tests/test_util.h"
 
 namespace elman::test {
@@ -13,12 +14,8 @@ namespace {
 
 using nlohmann::json;
 
-// The fixtures' folder: $ELMAN_FIXTURE_DIR when set (a build carried to another machine), else
-// the source tree's tests/fixtures as configured.
-std::string fixture_dir() {
-  const char* env = std::getenv("ELMAN_FIXTURE_DIR");
-  return env && *env ? env : ELMAN_FIXTURE_DIR;
-}
+// The fixtures' folder (tests/source_path.h: the source tree's, or a carried bundle's).
+std::string fixture_dir() { return source_path("tests/fixtures"); }
 
 json load_json(const std::string& path) {
   std::ifstream f(path);
@@ -174,8 +171,8 @@ TEST_P(PyTorchFixtureBackend, Float32MatchesPyTorch) {
   Context ctx = make_context(where);
   RNN rnn = make_rnn(ctx, where, f.o, 0);
   for (size_t i = 0; i < f.param_names.size(); ++i)
-    rnn.parameter(f.param_names[i])
-        .copy_from(Tensor::from_vector(f.param_shapes[i], to_float(f.param_values[i])));
+    rnn.set_parameter(f.param_names[i],
+                      Tensor::from_vector(f.param_shapes[i], to_float(f.param_values[i])));
   const Shape in_shape = input_shape(f.o, f.T, f.B), st_shape = state_shape(f.o, f.B);
   const Tensor input = Tensor::from_vector(in_shape, to_float(f.input), dev);
   const Tensor h0 = f.has_h0 ? Tensor::from_vector(st_shape, to_float(f.h0), dev) : Tensor();

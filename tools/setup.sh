@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 # (large): python3-torch, for fixture generation, the checkpoint round trip with PyTorch (its
 # test skips visibly without it) and elman-bench --device cpu's peer; add it with
 # ELMAN_EXTRA_PACKAGES=python3-torch.
-# Test: clang + its fuzzer runtime (the safetensors fuzz target).
+# Test: clang + its fuzzer runtime (the safetensors fuzz target); patchelf (the GPU bundle's
+# $ORIGIN-relative library paths, tools/gpu-bundle.sh).
 packages=(cmake g++ make libopenblas-dev nlohmann-json3-dev libcli11-dev googletest libgtest-dev
-          python3 python3-numpy python3-matplotlib clang libclang-rt-14-dev
+          python3 python3-numpy python3-matplotlib clang libclang-rt-14-dev patchelf
           ${ELMAN_EXTRA_PACKAGES:-})
 missing=()
 for p in "${packages[@]}"; do

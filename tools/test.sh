@@ -2,9 +2,10 @@
 # README's test command: set up and build (tools/setup.sh), then
 #   1. the CPU test suite under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan),
 #   2. the safetensors fuzz target for a bounded time (tools/fuzz.sh, 60 s),
-#   3. the whole test suite on the release build (build), last, so its summary closes the log.
+#   3. the GPU check rehearsed without a GPU (tools/gpu-preflight.sh: bundles the release build),
+#   4. the whole test suite on the release build (build), last, so its summary closes the log.
 # GPU tests skip, visibly, where no CUDA device is present.
-# ELMAN_TEST_QUICK=1 runs step 3 only.
+# ELMAN_TEST_QUICK=1 runs step 4 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -31,6 +32,9 @@ if [ "${ELMAN_TEST_QUICK:-0}" != "1" ]; then
 
   echo "== test: fuzzing the safetensors reader for 60 s (tools/fuzz.sh)"
   bash tools/fuzz.sh 60 build-fuzz 2>&1 | tail -n 15
+
+  echo "== test: the GPU check rehearsed without a GPU (tools/gpu-preflight.sh)"
+  bash tools/gpu-preflight.sh
 fi
 
 echo "== test: the whole suite (build)"

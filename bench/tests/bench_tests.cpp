@@ -4,9 +4,11 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 #include <set>
 #include <sstream>
 
+#include "bench/agreement.h"
 #include "bench/cudnn_layout.h"
 #include "bench/flops.h"
 #include "bench/report.h"
@@ -103,19 +105,44 @@ TEST(BestPeer, OnlyAgreeingTimedPeersCount) {
   fast_wrong.name = "A";
   fast_wrong.status = "disagrees";
   fast_wrong.timed = true;
-  fast_wrong.phases[0].median_ms = 0.1;
+  fast_wrong.phases[0] = summarize({0.1});
   slow_ok.name = "B";
   slow_ok.status = "ok";
   slow_ok.timed = true;
-  slow_ok.phases[0].median_ms = 2.0;
+  slow_ok.phases[0] = summarize({2.0});
   faster_ok = slow_ok;
   faster_ok.name = "C";
-  faster_ok.phases[0].median_ms = 1.0;
+  faster_ok.phases[0] = summarize({1.0});
   r.peers = {fast_wrong, slow_ok, faster_ok};
   ASSERT_NE(best_peer(r, Phase::kInference), nullptr);
   EXPECT_EQ(best_peer(r, Phase::kInference)->name, "C");
   r.peers = {fast_wrong};
   EXPECT_EQ(best_peer(r, Phase::kInference), nullptr);
+}
+
+// A peer that refuses training is timed for inference only: it competes in that phase alone,
+// and its JSON lists only the phase it ran.
+TEST(BestPeer, InferenceOnlyPeerCountsForInferenceAlone) {
+  ShapeResult r;
+  SideResult trains, inference_only;
+  trains.name = "STANDARD";
+  trains.status = "ok";
+  trains.timed = true;
+  for (Summary& s : trains.phases) s = summarize({2.0});
+  inference_only.name = "PERSIST_STATIC_SMALL_H";
+  inference_only.status = "inference only";
+  inference_only.reason = "cudnnRNNForward(training): CUDNN_STATUS_NOT_SUPPORTED";
+  inference_only.timed = true;
+  inference_only.phases[int(Phase::kInference)] = summarize({1.0});
+  r.peers = {trains, inference_only};
+  EXPECT_EQ(best_peer(r, Phase::kInference)->name, "PERSIST_STATIC_SMALL_H");
+  EXPECT_EQ(best_peer(r, Phase::kStep)->name, "STANDARD");
+  r.peers = {inference_only};
+  EXPECT_EQ(best_peer(r, Phase::kTrainForward), nullptr);
+  const nlohmann::json j = to_json({r}, Rates{})["shapes"][0]["peers"][0];
+  EXPECT_EQ(j["status"], "inference only");
+  EXPECT_TRUE(j["times"].contains("inference"));
+  EXPECT_FALSE(j["times"].contains("step"));
 }
 
 TEST(Report, JsonRatioIsPeerOverElmanAndUnverifiedTimesAreMarked) {
@@ -134,8 +161,8 @@ TEST(Report, JsonRatioIsPeerOverElmanAndUnverifiedTimesAreMarked) {
   peer.status = "ok";
   peer.timed = true;
   for (int p = 0; p < kNumPhases; ++p) {
-    r.elman.phases[p].median_ms = 2.0;
-    peer.phases[p].median_ms = 5.0;
+    r.elman.phases[p] = summarize({2.0});
+    peer.phases[p] = summarize({5.0});
   }
   r.peers = {peer};
   r.verified = true;
@@ -149,6 +176,50 @@ TEST(Report, JsonRatioIsPeerOverElmanAndUnverifiedTimesAreMarked) {
   const nlohmann::json u = to_json({r}, rates)["shapes"][0];
   EXPECT_FALSE(u["verified"].get<bool>());
   EXPECT_FALSE(u["phases"]["inference"].contains("ratio_peer_over_elman"));
+}
+
+// ---- elman's side of the agreement check -----------------------------------------------------
+
+// elman_results zeroes the gradients before its backward (a second call gives the same dw, not
+// twice it), fills every result, and counts nothing past the ends of a varlen batch.
+TEST(ElmanResults, GradientsZeroedResultsFilledPaddingZero) {
+  Context ctx(Device::cpu());
+  RNNOptions o;
+  o.input_size = 3;
+  o.hidden_size = 4;
+  o.num_layers = 2;
+  o.bidirectional = true;
+  RNN rnn(ctx, o, 7);
+  const int64_t T = 5, B = 3, LD = 4, DH = 8;
+  auto values = [](int64_t n, unsigned seed) {  // U(-1, 1)
+    std::mt19937 gen(seed);
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& f : v) f = float(gen()) / float(gen.max()) * 2.0f - 1.0f;
+    return v;
+  };
+  const Tensor x = Tensor::from_vector({T, B, 3}, values(T * B * 3, 1));
+  const Tensor h0 = Tensor::from_vector({LD, B, 4}, values(LD * B * 4, 2));
+  const Tensor dy = Tensor::from_vector({T, B, DH}, values(T * B * DH, 3));
+  const Tensor dhy = Tensor::from_vector({LD, B, 4}, values(LD * B * 4, 4));
+  const std::vector<int64_t> lengths = {5, 2, 4};
+  RNNOutput inference, train;
+  RNNCache cache;
+  RNNInputGrads grads;
+  const ElmanResults a =
+      elman_results(rnn, x, h0, dy, dhy, lengths, inference, train, cache, grads);
+  const ElmanResults b =
+      elman_results(rnn, x, h0, dy, dhy, lengths, inference, train, cache, grads);
+  EXPECT_EQ(a.dw, b.dw);
+  EXPECT_EQ(a.dw.size(), size_t(rnn.flat_parameters().numel()));
+  EXPECT_EQ(a.y_inference, a.y);  // inference and training forward agree exactly on the CPU
+  EXPECT_EQ(a.y.size(), size_t(T * B * DH));
+  EXPECT_EQ(a.h_n.size(), size_t(LD * B * 4));
+  EXPECT_EQ(a.dx.size(), size_t(T * B * 3));
+  EXPECT_EQ(a.dh0.size(), size_t(LD * B * 4));
+  EXPECT_EQ(a.pad_y_inference + a.pad_y + a.pad_dx, 0);
+  double dw_norm = 0;
+  for (float v : a.dw) dw_norm += double(v) * v;
+  EXPECT_GT(dw_norm, 0.0);
 }
 
 // ---- shapes ------------------------------------------------------------------------------

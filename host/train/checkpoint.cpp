@@ -67,14 +67,23 @@ void refuse_non_finite(const std::string& call, const std::string& path, const T
 void check_model_tensors(const std::string& call, const TensorMap& file, const RNN& rnn,
                          const Linear& head, const std::string& other_prefix) {
   const std::map<std::string, Slot> slots = expected_slots(rnn, head);
+  // Lists of names in the message stop after a few: a hostile file may hold 200,000 of them.
+  constexpr int kShown = 8;
   std::string missing, unexpected;
+  int missing_count = 0, unexpected_count = 0;
+  auto add = [&](std::string& list, int& count, const std::string& name) {
+    if (count < kShown) list += (list.empty() ? "" : ", ") + name;
+    if (++count == kShown + 1) list += ", ...";
+  };
   for (const auto& [name, slot] : slots)
-    if (!file.count(name)) missing += (missing.empty() ? "" : ", ") + name;
+    if (!file.count(name)) add(missing, missing_count, name);
   for (const auto& [name, arr] : file) {
     if (slots.count(name)) continue;
     if (!other_prefix.empty() && name.compare(0, other_prefix.size(), other_prefix) == 0) continue;
-    unexpected += (unexpected.empty() ? "" : ", ") + name;
+    add(unexpected, unexpected_count, name.size() > 80 ? name.substr(0, 80) + "..." : name);
   }
+  if (missing_count > kShown) missing += " (" + std::to_string(missing_count) + " in all)";
+  if (unexpected_count > kShown) unexpected += " (" + std::to_string(unexpected_count) + " in all)";
   if (!missing.empty() || !unexpected.empty()) {
     std::string msg = call + " does not match the model:";
     if (!missing.empty()) msg += " missing " + missing + ";";
@@ -111,8 +120,9 @@ void assign_model_tensors(const TensorMap& file, RNN& rnn, Linear& head) {
   }
   const Tensor rnn_host = Tensor::from_vector(rnn.flat_parameters().shape(), rnn_flat);
   const Tensor head_host = Tensor::from_vector(head.flat_parameters().shape(), head_flat);
-  rnn.flat_parameters().copy_from(rnn_host);
-  head.flat_parameters().copy_from(head_host);
+  Tensor rnn_params = rnn.flat_parameters(), head_params = head.flat_parameters();  // handles
+  rnn_params.copy_from(rnn_host);
+  head_params.copy_from(head_host);
 }
 
 }  // namespace detail

@@ -3,56 +3,95 @@
 #include "elman/linear.h"
 
 #include <cmath>
-#include <random>
 
 #include "elman/error.h"
+#include "host/alias_checks.h"
 #include "host/backend.h"
 #include "host/buffers.h"
+#include "host/checked_size.h"
+#include "host/init.h"
 #include "kernels/train/train_ops.h"
 
 namespace elman {
 
 using detail::Trans;
 
-Linear::Linear(Context& ctx, int64_t in_features, int64_t out_features, uint64_t seed)
-    : ctx_(&ctx), in_(in_features), out_(out_features), names_{"weight", "bias"} {
+Linear::Linear(const Context& ctx, int64_t in_features, int64_t out_features, uint64_t seed)
+    : ctx_(ctx), in_(in_features), out_(out_features), names_{"weight", "bias"} {
   if (in_features <= 0)
     throw Error("Linear: in_features must be positive, got " + std::to_string(in_features));
   if (out_features <= 0)
     throw Error("Linear: out_features must be positive, got " + std::to_string(out_features));
-  const int64_t total = out_ * in_ + out_;
+  const std::string call =
+      "Linear(" + std::to_string(in_features) + ", " + std::to_string(out_features) + ")";
+  const int64_t weights = detail::checked_mul(out_, in_, call + ": weight");
+  const int64_t total = detail::checked_add(weights, out_, call + ": parameters");
+  const Device device = ctx_.device();
+  try {
+    flat_params_ = Tensor::empty({total}, device);
+    flat_grads_ = Tensor::zeros({total}, device);
+  } catch (const Error& e) {
+    throw Error(call + ": " + e.what());
+  }
   // kaiming_uniform_(a=sqrt(5)) gives bound sqrt(6 / ((1 + 5) fan_in)) = 1/sqrt(fan_in); the
   // bias uses the same bound. Same generator and mapping as the RNN's initialisation.
-  std::vector<float> init(static_cast<size_t>(total));
-  std::mt19937_64 gen(seed);
-  const double k = 1.0 / std::sqrt(static_cast<double>(in_));
-  for (float& v : init) {
-    const double u = static_cast<double>(gen() >> 11) * 0x1.0p-53;  // [0, 1)
-    v = static_cast<float>((2.0 * u - 1.0) * k);
-  }
-  const Device device = ctx.device();
-  flat_params_ = Tensor::from_vector({total}, init, device);
-  flat_grads_ = Tensor::zeros({total}, device);
+  detail::fill_uniform(flat_params_, 1.0 / std::sqrt(static_cast<double>(in_)), seed);
   weight_ = flat_params_.view({out_, in_}, 0);
-  bias_ = flat_params_.view({out_}, out_ * in_);
+  bias_ = flat_params_.view({out_}, weights);
   weight_grad_ = flat_grads_.view({out_, in_}, 0);
-  bias_grad_ = flat_grads_.view({out_}, out_ * in_);
+  bias_grad_ = flat_grads_.view({out_}, weights);
 }
 
-Tensor& Linear::parameter(const std::string& name) {
+Linear::Linear(Linear&& other) noexcept
+    : ctx_(other.ctx_),
+      in_(other.in_),
+      out_(other.out_),
+      names_(std::move(other.names_)),
+      flat_params_(std::move(other.flat_params_)),
+      flat_grads_(std::move(other.flat_grads_)),
+      weight_(std::move(other.weight_)),
+      bias_(std::move(other.bias_)),
+      weight_grad_(std::move(other.weight_grad_)),
+      bias_grad_(std::move(other.bias_grad_)),
+      ones_(std::move(other.ones_)) {
+  other.moved_from_ = true;
+}
+
+void Linear::check_usable(const char* call) const {
+  if (moved_from_)
+    throw Error(std::string(call) + ": this Linear was moved from; use the Linear it was moved "
+                "into");
+}
+
+const Tensor& Linear::parameter(const std::string& name) const {
+  check_usable("Linear::parameter");
   if (name == "weight") return weight_;
   if (name == "bias") return bias_;
   throw Error("Linear::parameter: no parameter named '" + name + "' (parameters: weight, bias)");
 }
 
-Tensor& Linear::grad(const std::string& name) {
+const Tensor& Linear::grad(const std::string& name) const {
+  check_usable("Linear::grad");
   if (name == "weight") return weight_grad_;
   if (name == "bias") return bias_grad_;
   throw Error("Linear::grad: no parameter named '" + name + "' (parameters: weight, bias)");
 }
 
+void Linear::set_parameter(const std::string& name, const Tensor& values) {
+  Tensor p = parameter(name);
+  if (!values.defined())
+    throw Error("Linear::set_parameter: values for '" + name + "' are undefined");
+  if (values.shape() != p.shape())
+    throw Error("Linear::set_parameter: values for '" + name + "' have shape " +
+                shape_str(values.shape()) + ", expected " + shape_str(p.shape()));
+  p.copy_from(values);
+}
+
 void Linear::zero_grad() {
-  detail::run(ctx_->backend(), detail::Fill{flat_grads_.data(), flat_grads_.numel(), 0.0f});
+  check_usable("Linear::zero_grad");
+  Tensor grads = flat_grads_;
+  grads.mark_modified();
+  detail::run(ctx_.backend(), detail::Fill{grads.data(), grads.numel(), 0.0f});
 }
 
 namespace {
@@ -73,11 +112,17 @@ int64_t rows_of(const char* call, const char* name, const Tensor& x, int64_t fea
 }  // namespace
 
 void Linear::forward_into(const Tensor& x, Tensor& y) {
-  const Device device = ctx_->device();
-  const int64_t n = rows_of("Linear::forward", "x", x, in_, device);
+  constexpr const char* kCall = "Linear::forward";
+  check_usable(kCall);
+  const Device device = ctx_.device();
+  const int64_t n = rows_of(kCall, "x", x, in_, device);
+  detail::check_no_overlap(kCall, {"y", y}, {n, out_}, device,
+                           {{"x", x},
+                            {"the layer's parameters", flat_params_},
+                            {"the layer's gradients", flat_grads_}});
   detail::ensure_result(y, {n, out_}, device);
   if (n == 0) return;
-  detail::Backend& be = ctx_->backend();
+  detail::Backend& be = ctx_.backend();
   detail::run(be, detail::BroadcastRows{bias_.data(), y.data(), n, out_});
   // y^T (out x n) += W (out x in, stored column-major as in x out) x^T (in x n).
   be.gemm(Trans::kT, Trans::kN, out_, n, in_, 1.0f, weight_.data(), in_, x.data(), in_, 1.0f,
@@ -91,25 +136,36 @@ Tensor Linear::forward(const Tensor& x) {
 }
 
 void Linear::backward_into(const Tensor& x, const Tensor& grad_y, Tensor* grad_x) {
-  const Device device = ctx_->device();
-  const int64_t n = rows_of("Linear::backward", "x", x, in_, device);
-  const int64_t ng = rows_of("Linear::backward", "grad_y", grad_y, out_, device);
+  constexpr const char* kCall = "Linear::backward";
+  check_usable(kCall);
+  const Device device = ctx_.device();
+  const int64_t n = rows_of(kCall, "x", x, in_, device);
+  const int64_t ng = rows_of(kCall, "grad_y", grad_y, out_, device);
   if (ng != n)
     throw Error("Linear::backward: grad_y has shape " + shape_str(grad_y.shape()) + ", expected [" +
                 std::to_string(n) + ", " + std::to_string(out_) + "] (one row per row of x)");
-  if (grad_x) detail::ensure_result(*grad_x, {n, in_}, device);
+  if (grad_x) {
+    detail::check_no_overlap(kCall, {"grad_x", *grad_x}, {n, in_}, device,
+                             {{"x", x},
+                              {"grad_y", grad_y},
+                              {"the layer's parameters", flat_params_},
+                              {"the layer's gradients", flat_grads_}});
+    detail::ensure_result(*grad_x, {n, in_}, device);
+  }
+  Tensor grads = flat_grads_;  // accumulated into: a write (Tensor::version())
+  grads.mark_modified();
   if (n == 0) return;
-  detail::Backend& be = ctx_->backend();
+  detail::Backend& be = ctx_.backend();
   if (!ones_.defined() || ones_.device() != device || ones_.numel() < n) {
     ones_ = Tensor::empty({n}, device);  // filled once per size, not per call
     detail::run(be, detail::Fill{ones_.data(), n, 1.0f});
   }
   // dW (stored column-major as in x out) += x^T (in x n) grad_y (n x out).
   be.gemm(Trans::kN, Trans::kT, in_, out_, n, 1.0f, x.data(), in_, grad_y.data(), out_, 1.0f,
-          weight_grad_.data(), in_);
+          grads.data(), in_);
   // db (out) += grad_y^T (out x n) 1 (n).
   be.gemm(Trans::kN, Trans::kN, out_, 1, n, 1.0f, grad_y.data(), out_, ones_.data(), n, 1.0f,
-          bias_grad_.data(), out_);
+          grads.data() + out_ * in_, out_);
   // grad_x^T (in x n) = W^T (in x out) grad_y^T (out x n).
   if (grad_x)
     be.gemm(Trans::kN, Trans::kN, in_, n, out_, 1.0f, weight_.data(), in_, grad_y.data(), out_,

@@ -3,6 +3,7 @@
 #include "elman/loss.h"
 
 #include "elman/error.h"
+#include "host/alias_checks.h"
 #include "host/backend.h"
 #include "host/buffers.h"
 #include "kernels/train/train_ops.h"
@@ -37,6 +38,19 @@ void check_sum(const char* call, const Tensor* loss_sum, Device device) {
                 ", expected [1]");
 }
 
+// The aliasing rule (README): the gradient written in place and the loss sum accumulated into
+// may not share memory with the inputs or with each other. Marks the loss sum as written.
+void check_loss_results(const char* call, const detail::NamedTensor& grad, const Shape& shape,
+                        Device device, const detail::NamedTensor& in, const detail::NamedTensor& target,
+                        Tensor* loss_sum) {
+  const Tensor none;
+  const Tensor& sum = loss_sum ? *loss_sum : none;
+  detail::check_no_overlap(call, grad, shape, device, {in, target, {"loss_sum", sum}});
+  if (!loss_sum) return;
+  detail::check_no_overlap(call, {"loss_sum", sum}, sum.shape(), device, {in, target});
+  loss_sum->mark_modified();
+}
+
 double read_back(Context& ctx, Tensor& sum) {
   detail::ensure_result(sum, {1}, ctx.device());
   return sum.to_vector()[0];
@@ -54,6 +68,8 @@ void MSELoss::forward_backward(Context& ctx, const Tensor& pred, const Tensor& t
     throw Error(std::string(kCall) + ": target has shape " + shape_str(target.shape()) +
                 ", expected the shape of pred " + shape_str(pred.shape()));
   check_sum(kCall, loss_sum, device);
+  check_loss_results(kCall, {"grad_pred", grad_pred}, pred.shape(), device, {"pred", pred},
+                     {"target", target}, loss_sum);
   detail::ensure_result(grad_pred, pred.shape(), device);
   const int64_t n = pred.numel();
   if (n == 0) return;
@@ -85,6 +101,8 @@ void CrossEntropyLoss::forward_backward(Context& ctx, const Tensor& logits, cons
     throw Error(std::string(kCall) + ": targets has shape " + shape_str(targets.shape()) +
                 ", expected [" + std::to_string(rows) + "] (one class index per row of logits)");
   check_sum(kCall, loss_sum, device);
+  check_loss_results(kCall, {"grad_logits", grad_logits}, logits.shape(), device,
+                     {"logits", logits}, {"targets", targets}, loss_sum);
   detail::ensure_result(grad_logits, logits.shape(), device);
   if (rows == 0) return;
   detail::Backend& be = ctx.backend();

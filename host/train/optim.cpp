@@ -21,7 +21,7 @@ void check_finite_nonneg(const char* call, const char* name, float value) {
 
 }  // namespace
 
-Optimizer::Optimizer(Context& ctx, float lr) : ctx_(&ctx), lr_(lr) {
+Optimizer::Optimizer(const Context& ctx, float lr) : ctx_(ctx), lr_(lr) {
   check_finite_nonneg("Optimizer", "lr", lr);
 }
 Optimizer::~Optimizer() = default;
@@ -32,7 +32,7 @@ void Optimizer::set_learning_rate(float lr) {
 }
 
 void Optimizer::add_parameters(const Tensor& params, const Tensor& grads) {
-  const Device device = ctx_->device();
+  const Device device = ctx_.device();
   if (!params.defined() || !grads.defined())
     throw Error("Optimizer::add_parameters: params or grads is undefined");
   if (params.shape() != grads.shape())
@@ -68,18 +68,34 @@ void Optimizer::set_step_count(int64_t steps) {
   steps_ = steps;
 }
 
+bool Optimizer::holds(const Tensor& params) const {
+  for (const Group& g : groups_)
+    if (g.params.is_same(params)) return true;
+  return false;
+}
+
 void Optimizer::step() {
+  if (groups_.empty())
+    throw Error(std::string(kind()) + " optimizer: step() with no parameters (add_parameters "
+                "registers a model's flat_parameters() and flat_grads())");
   ++steps_;
-  for (Group& g : groups_)
-    if (g.params.numel() > 0) update(g);
+  for (Group& g : groups_) {
+    if (g.params.numel() == 0) continue;
+    g.params.mark_modified();  // written in place (Tensor::version())
+    for (Tensor& s : g.state)
+      if (s.defined()) s.mark_modified();
+    update(g);
+  }
 }
 
 void Optimizer::zero_grad() {
-  for (Group& g : groups_)
-    detail::run(ctx_->backend(), detail::Fill{g.grads.data(), g.grads.numel(), 0.0f});
+  for (Group& g : groups_) {
+    g.grads.mark_modified();
+    detail::run(ctx_.backend(), detail::Fill{g.grads.data(), g.grads.numel(), 0.0f});
+  }
 }
 
-SGD::SGD(Context& ctx, const SGDOptions& o) : Optimizer(ctx, o.lr), options_(o) {
+SGD::SGD(const Context& ctx, const SGDOptions& o) : Optimizer(ctx, o.lr), options_(o) {
   check_finite_nonneg("SGD", "momentum", o.momentum);
   check_finite_nonneg("SGD", "dampening", o.dampening);
   check_finite_nonneg("SGD", "weight_decay", o.weight_decay);
@@ -89,16 +105,16 @@ SGD::SGD(Context& ctx, const SGDOptions& o) : Optimizer(ctx, o.lr), options_(o) 
 }
 
 void SGD::update(Group& g) {
-  detail::run(ctx_->backend(),
+  detail::run(ctx_.backend(),
               detail::SgdUpdate{g.params.data(), g.grads.data(),
                                 g.state[0].defined() ? g.state[0].data() : nullptr,
                                 g.params.numel(), lr_, options_.momentum, options_.dampening,
                                 options_.weight_decay, options_.nesterov, step_count() == 1});
 }
 
-Adam::Adam(Context& ctx, const AdamOptions& o) : Adam(ctx, o, false) {}
+Adam::Adam(const Context& ctx, const AdamOptions& o) : Adam(ctx, o, false) {}
 
-Adam::Adam(Context& ctx, const AdamOptions& o, bool decoupled)
+Adam::Adam(const Context& ctx, const AdamOptions& o, bool decoupled)
     : Optimizer(ctx, o.lr), options_(o), decoupled_(decoupled) {
   const char* name = decoupled ? "AdamW" : "Adam";
   if (!(o.beta1 >= 0.0f && o.beta1 < 1.0f))
@@ -114,25 +130,25 @@ void Adam::update(Group& g) {
   const double bc1 = 1.0 - std::pow(static_cast<double>(options_.beta1), t);
   const double bc2 = 1.0 - std::pow(static_cast<double>(options_.beta2), t);
   detail::run(
-      ctx_->backend(),
+      ctx_.backend(),
       detail::AdamUpdate{g.params.data(), g.grads.data(), g.state[0].data(), g.state[1].data(),
                          g.params.numel(), lr_, options_.beta1, options_.beta2, options_.eps,
                          options_.weight_decay, decoupled_, static_cast<float>(lr_ / bc1),
                          static_cast<float>(std::sqrt(bc2))});
 }
 
-AdamW::AdamW(Context& ctx, const AdamWOptions& o) : Adam(ctx, o, true) {}
+AdamW::AdamW(const Context& ctx, const AdamWOptions& o) : Adam(ctx, o, true) {}
 
-GradNormClipper::GradNormClipper(Context& ctx, float max_norm)
-    : ctx_(&ctx), max_norm_(max_norm), norm_sq_(Tensor::zeros({1}, ctx.device())) {
+GradNormClipper::GradNormClipper(const Context& ctx, float max_norm)
+    : ctx_(ctx), max_norm_(max_norm), norm_sq_(Tensor::zeros({1}, ctx.device())) {
   if (!std::isfinite(max_norm) || max_norm <= 0.0f)
     throw Error("GradNormClipper: max_norm must be a finite value > 0, got " +
                 std::to_string(max_norm));
 }
 
 void GradNormClipper::clip(const std::vector<Tensor>& grads) {
-  detail::Backend& be = ctx_->backend();
-  const Device device = ctx_->device();
+  detail::Backend& be = ctx_.backend();
+  const Device device = ctx_.device();
   for (const Tensor& g : grads)
     if (!g.defined() || g.device() != device)
       throw Error("GradNormClipper::clip: a gradient is undefined or not on " + device.str());
@@ -147,6 +163,7 @@ void GradNormClipper::clip(const std::vector<Tensor>& grads) {
   for (Tensor g : grads) {  // a shallow copy: the same storage, written in place
     const int64_t n = g.numel();
     if (n == 0) continue;
+    g.mark_modified();
     detail::run(be, detail::ClipByNorm{g.data(), n, norm_sq_.data(), max_norm_});
   }
 }

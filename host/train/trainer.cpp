@@ -105,8 +105,20 @@ void add_grad_checks(std::vector<detail::FirstNonFinite>& checks, const Tensor& 
 Trainer::Trainer(RNN& rnn, Linear& head, Optimizer& optimizer, const TrainerOptions& options)
     : impl_(std::make_unique<Impl>()), options_(options) {
   constexpr const char* kCall = "Trainer";
-  if (&rnn.context() != &head.context())
+  if (rnn.context() != head.context())
     throw Error(std::string(kCall) + ": the RNN and the head belong to different contexts");
+  if (optimizer.context() != rnn.context())
+    throw Error(std::string(kCall) + ": the optimizer belongs to another context than the RNN");
+  // An optimizer that does not hold both models' buffers would "train" with a constant loss.
+  if (!optimizer.holds(rnn.flat_parameters()))
+    throw Error(std::string(kCall) + ": the optimizer does not hold this RNN's parameters (call "
+                "optimizer.add_parameters(rnn.flat_parameters(), rnn.flat_grads()))");
+  if (!optimizer.holds(head.flat_parameters()))
+    throw Error(std::string(kCall) + ": the optimizer does not hold this head's parameters (call "
+                "optimizer.add_parameters(head.flat_parameters(), head.flat_grads()))");
+  if (!(options.clip_norm >= 0.0f) || !std::isfinite(options.clip_norm))
+    throw Error(std::string(kCall) + ": clip_norm must be 0 (off) or a finite value > 0, got " +
+                std::to_string(options.clip_norm));
   if (!rnn.options().batch_first)
     throw Error(std::string(kCall) + ": the RNN must be batch_first (data sets are [N, T, I])");
   const int64_t DH = rnn.options().num_directions() * rnn.options().hidden_size;
@@ -176,6 +188,17 @@ void check_data(const char* call, const Dataset& d, const RNN& rnn, const Linear
   if (d.target_size != want)
     fail("the data set has " + std::to_string(d.target_size) + " targets per example, expected " +
          std::to_string(want) + " for this head and loss");
+  if (o.loss == LossType::kCrossEntropy)  // class ids: a bad one would only show as a NaN loss
+    for (size_t i = 0; i < d.targets.size(); ++i) {
+      const float v = d.targets[i];
+      if (v < 0.0f || v >= static_cast<float>(K) || v != std::floor(v)) {
+        std::ostringstream os;
+        os << "example " << i / static_cast<size_t>(d.target_size) << ", step "
+           << i % static_cast<size_t>(d.target_size) << ": target class " << v
+           << " is not a class id 0.." << K - 1 << " (the head has " << K << " outputs)";
+        fail(os.str());
+      }
+    }
 }
 
 DeviceData upload(const Dataset& d, Device device) {
@@ -341,7 +364,8 @@ void save_training_checkpoint(Trainer::Impl& m, const TrainerOptions& o, const s
                               const TensorMap& tensors,
                               const std::map<std::string, std::string>& extra) {
   detail::refuse_non_finite("Trainer::save_checkpoint", path, tensors);
-  std::map<std::string, std::string> meta = extra;
+  std::map<std::string, std::string> meta = o.checkpoint_metadata;
+  for (const auto& [key, value] : extra) meta[key] = value;
   std::ostringstream rng, lr;
   rng << m.gen;
   lr.precision(9);
@@ -580,6 +604,11 @@ std::map<std::string, std::string> Trainer::load_checkpoint(const std::string& p
                 "' optimizer, this trainer's is '" + m.opt->kind() + "'");
   const int64_t epoch = count("epoch");
   const int64_t steps = count("optimizer_steps");
+  // Every epoch of fit() takes at least one optimizer step.
+  if (steps < epoch)
+    throw Error(call + ": metadata says " + std::to_string(epoch) + " epochs took " +
+                std::to_string(steps) + " optimizer steps, which no training run can do (every "
+                "epoch takes at least one step)");
   std::mt19937_64 gen;
   {
     std::istringstream in(field("shuffle_rng"));
@@ -603,10 +632,16 @@ std::map<std::string, std::string> Trainer::load_checkpoint(const std::string& p
     if (it->second.shape != Shape{state->numel()})
       throw Error(call + ": tensor '" + name + "' has shape " + shape_str(it->second.shape) +
                   ", expected " + shape_str(Shape{state->numel()}));
-    for (size_t i = 0; i < it->second.values.size(); ++i)
-      if (!std::isfinite(it->second.values[i]))
+    const bool second_moment = name.size() >= 11 && name.compare(name.size() - 11, 11, ".exp_avg_sq") == 0;
+    for (size_t i = 0; i < it->second.values.size(); ++i) {
+      const float v = it->second.values[i];
+      if (!std::isfinite(v))
         throw Error(call + ": tensor '" + name + "' has a non-finite value at index " +
                     std::to_string(i));
+      if (second_moment && v < 0.0f)  // a mean of squares: Adam would take its square root
+        throw Error(call + ": tensor '" + name + "' has the negative value " + std::to_string(v) +
+                    " at index " + std::to_string(i) + " (a mean of squared gradients)");
+    }
   }
 
   detail::assign_model_tensors(file, *m.rnn, *m.head);

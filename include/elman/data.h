@@ -64,21 +64,30 @@ struct Normalizer {
 Dataset make_windows(const std::vector<double>& series, int64_t window, int64_t target_begin,
                      int64_t target_end);
 
-// The characters of a text, sorted by byte value; ids 0..size()-1.
+// The characters of a text: its Unicode code points (the text is read as strict UTF-8), sorted
+// by code point; ids 0..size()-1. So an accented letter or a CJK character is one character,
+// and chars() (UTF-8) can be stored anywhere a string can, a checkpoint's metadata included.
 class Vocabulary {
  public:
   Vocabulary() = default;
-  static Vocabulary from_text(const std::string& text);
-  static Vocabulary from_chars(const std::string& chars);  // as chars() returns them
-  int64_t size() const { return static_cast<int64_t>(chars_.size()); }
-  const std::string& chars() const { return chars_; }
-  int id(char c) const;  // throws on a character outside the vocabulary
-  char at(int64_t id) const;
-  std::vector<int> encode(const std::string& text) const;
+  // Throws elman::Error naming the byte offset and line of the first invalid UTF-8 byte.
+  static Vocabulary from_text(const std::string& utf8_text);
+  // The inverse of chars(): each character once (elman::Error on a repeat or invalid UTF-8).
+  static Vocabulary from_chars(const std::string& utf8_chars);
+  int64_t size() const { return static_cast<int64_t>(points_.size()); }
+  const std::string& chars() const { return chars_; }  // UTF-8, in id order
+  bool contains(char32_t c) const;
+  int id(char32_t c) const;  // throws, naming the character, on one outside the vocabulary
+  char32_t at(int64_t id) const;
+  std::string symbol(int64_t id) const;  // at(id) as UTF-8
+  // The ids of a UTF-8 text; elman::Error names the first character outside the vocabulary and
+  // its position (counted in characters).
+  std::vector<int> encode(const std::string& utf8_text) const;
+  std::string decode(const std::vector<int>& ids) const;  // UTF-8
 
  private:
   std::string chars_;
-  int index_[256] = {};
+  std::u32string points_;  // sorted: id = position
 };
 
 // Character sequences for next-character prediction: example j covers ids[p, p + seq_len + 1)

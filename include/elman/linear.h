@@ -14,37 +14,47 @@ namespace elman {
 class Linear {
  public:
   // Parameters on ctx's device, drawn like PyTorch's reset_parameters (kaiming_uniform with
-  // a = sqrt(5)): weight and bias both from U(-1/sqrt(in), 1/sqrt(in)), seeded.
-  Linear(Context& ctx, int64_t in_features, int64_t out_features, uint64_t seed = 0);
-  Linear(Linear&&) noexcept = default;
+  // a = sqrt(5)): weight and bias both from U(-1/sqrt(in), 1/sqrt(in)), seeded. The layer keeps
+  // its own copy of the context handle. Sizes that cannot be allocated throw elman::Error.
+  Linear(const Context& ctx, int64_t in_features, int64_t out_features, uint64_t seed = 0);
+  // A moved-from Linear throws elman::Error from every call that computes.
+  Linear(Linear&& other) noexcept;
   Linear(const Linear&) = delete;
   Linear& operator=(const Linear&) = delete;
 
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
-  Context& context() const { return *ctx_; }
+  Context& context() { return ctx_; }
+  const Context& context() const { return ctx_; }
 
-  // "weight", "bias", as nn.Linear's state_dict names them.
+  // "weight", "bias", as nn.Linear's state_dict names them. Like RNN::parameter, the accessors
+  // hand out const views of the layer's storage; values change through set_parameter.
   const std::vector<std::string>& parameter_names() const { return names_; }
-  Tensor& parameter(const std::string& name);
-  Tensor& grad(const std::string& name);
-  Tensor& weight() { return weight_; }  // [out, in]
-  Tensor& bias() { return bias_; }      // [out]
+  const Tensor& parameter(const std::string& name) const;
+  const Tensor& grad(const std::string& name) const;
+  const Tensor& weight() const { return weight_; }  // [out, in]
+  const Tensor& bias() const { return bias_; }      // [out]
+  // Copies `values` (exactly the parameter's shape, any device) into parameter `name`.
+  void set_parameter(const std::string& name, const Tensor& values);
   // weight then bias in one contiguous buffer, and their gradients likewise.
-  Tensor& flat_parameters() { return flat_params_; }
-  Tensor& flat_grads() { return flat_grads_; }
+  const Tensor& flat_parameters() const { return flat_params_; }
+  const Tensor& flat_grads() const { return flat_grads_; }
   void zero_grad();
 
   // y = x W^T + b. x: [N, in] (any leading shape whose last dimension is `in`); y: [N, out],
-  // written in place when it has that shape on this device, else replaced.
+  // written in place when it has that shape on this device, else replaced. A y written in
+  // place may not share memory with x or the layer's parameters (elman::Error).
   void forward_into(const Tensor& x, Tensor& y);
   Tensor forward(const Tensor& x);
   // Accumulates dW += grad_y^T x and db += column sums of grad_y (like PyTorch's .grad), and
-  // writes grad_x = grad_y W when grad_x is not null (same in-place rule as forward_into).
+  // writes grad_x = grad_y W when grad_x is not null (same in-place and aliasing rule as
+  // forward_into: grad_x may not share memory with x, grad_y or the parameters).
   void backward_into(const Tensor& x, const Tensor& grad_y, Tensor* grad_x);
 
  private:
-  Context* ctx_;
+  void check_usable(const char* call) const;  // throws on a moved-from layer
+  Context ctx_;
+  bool moved_from_ = false;
   int64_t in_, out_;
   std::vector<std::string> names_;
   Tensor flat_params_, flat_grads_;

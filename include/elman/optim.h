@@ -16,7 +16,8 @@ namespace elman {
 // on the device and reads nothing back.
 class Optimizer {
  public:
-  explicit Optimizer(Context& ctx, float lr);
+  // Keeps its own copy of the context handle.
+  explicit Optimizer(const Context& ctx, float lr);
   virtual ~Optimizer();
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
@@ -24,10 +25,14 @@ class Optimizer {
   // Registers one buffer pair (same shape, on the context's device). The optimizer's state for
   // it (momentum, moments) is allocated here, zero, so step() allocates nothing.
   void add_parameters(const Tensor& params, const Tensor& grads);
-  void step();       // one update of every registered buffer
+  // One update of every registered buffer; elman::Error when none was registered (like
+  // torch.optim's "optimizer got an empty parameter list").
+  void step();
   void zero_grad();  // sets every registered gradient to zero (on the device)
-
+  // Whether `params` (the same elements: Tensor::is_same) is one of the registered buffers.
+  bool holds(const Tensor& params) const;
   int64_t step_count() const { return steps_; }
+  const Context& context() const { return ctx_; }
   float learning_rate() const { return lr_; }
   void set_learning_rate(float lr);
 
@@ -52,7 +57,7 @@ class Optimizer {
   virtual const char* state_name(int k) const = 0;
   virtual void update(Group& group) = 0;  // step_count() is already the new step's number
 
-  Context* ctx_;
+  Context ctx_;
   float lr_;
 
  private:
@@ -71,7 +76,7 @@ struct SGDOptions {
 
 class SGD final : public Optimizer {
  public:
-  SGD(Context& ctx, const SGDOptions& options = {});
+  SGD(const Context& ctx, const SGDOptions& options = {});
   const SGDOptions& options() const { return options_; }
   const char* kind() const override { return "sgd"; }
 
@@ -97,12 +102,12 @@ struct AdamWOptions : AdamOptions {
 
 class Adam : public Optimizer {
  public:
-  Adam(Context& ctx, const AdamOptions& options = {});
+  Adam(const Context& ctx, const AdamOptions& options = {});
   const AdamOptions& options() const { return options_; }
   const char* kind() const override { return decoupled_ ? "adamw" : "adam"; }
 
  protected:
-  Adam(Context& ctx, const AdamOptions& options, bool decoupled);
+  Adam(const Context& ctx, const AdamOptions& options, bool decoupled);
 
  private:
   int state_count() const override { return 2; }
@@ -114,7 +119,7 @@ class Adam : public Optimizer {
 
 class AdamW final : public Adam {
  public:
-  AdamW(Context& ctx, const AdamWOptions& options = {});
+  AdamW(const Context& ctx, const AdamWOptions& options = {});
 };
 
 // torch.nn.utils.clip_grad_norm_ over a set of gradient buffers: the total 2-norm over all of
@@ -123,14 +128,14 @@ class AdamW final : public Adam {
 // synchronises.
 class GradNormClipper {
  public:
-  GradNormClipper(Context& ctx, float max_norm);
+  GradNormClipper(const Context& ctx, float max_norm);
   void clip(const std::vector<Tensor>& grads);
   // The total norm (before scaling) seen by the last clip(); reads it back (synchronises).
   double last_total_norm();
   float max_norm() const { return max_norm_; }
 
  private:
-  Context* ctx_;
+  Context ctx_;
   float max_norm_;
   Tensor norm_sq_;  // [1] on the device
 };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,10 @@ struct RNNOptions {
   bool bias = true;
   bool batch_first = false;
   bool bidirectional = false;
+
+  // Limits validate() enforces: BLAS takes int sizes, and layers are described one by one.
+  static constexpr int64_t kMaxFeatureSize = 2147483647;  // input_size, hidden_size
+  static constexpr int64_t kMaxLayers = 65536;
 
   int64_t num_directions() const { return bidirectional ? 2 : 1; }
   // Width of layer `layer`'s input: input_size for layer 0, D * hidden_size above.
@@ -77,16 +82,18 @@ class RNN {
  public:
   // Parameters are created on ctx's device and initialised like PyTorch's: each drawn from
   // U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), from a generator seeded with `seed`.
-  // The model keeps a reference to `ctx`: the context must outlive the model and stay where it
-  // is (not be moved from) while the model is used.
-  RNN(Context& ctx, const RNNOptions& options, uint64_t seed = 0);
+  // The model keeps its own copy of the context handle (it may outlive `ctx`).
+  // Sizes whose parameters or buffers cannot be counted or allocated throw elman::Error.
+  RNN(const Context& ctx, const RNNOptions& options, uint64_t seed = 0);
   ~RNN();
+  // A moved-from RNN throws elman::Error from every call that computes.
   RNN(RNN&&) noexcept;
   RNN(const RNN&) = delete;
   RNN& operator=(const RNN&) = delete;
 
   const RNNOptions& options() const { return options_; }
-  Context& context() const { return *ctx_; }
+  Context& context() { return ctx_; }
+  const Context& context() const { return ctx_; }
 
   // The recurrence's algorithm for every later call (kAuto by default). Throws elman::Error for
   // one the model's device lacks (kFused on CUDA).
@@ -98,13 +105,18 @@ class RNN {
   // PyTorch's names in PyTorch's order: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0,
   // then "_reverse" for direction 1, then the next layer.
   const std::vector<std::string>& parameter_names() const { return names_; }
-  Tensor& parameter(const std::string& name);
-  Tensor& grad(const std::string& name);
+  // Views of the model's storage. They are const handles so that assigning to them cannot
+  // detach them from the model; their values change through set_parameter (or copy_from on a
+  // copy of the handle: Tensor p = rnn.parameter(n); p.copy_from(values)).
+  const Tensor& parameter(const std::string& name) const;
+  const Tensor& grad(const std::string& name) const;
   std::vector<Tensor> parameters() const { return params_; }
   std::vector<Tensor> grads() const { return grads_; }
+  // Copies `values` (exactly the parameter's shape, any device) into parameter `name`.
+  void set_parameter(const std::string& name, const Tensor& values);
   // All parameters (and all gradients) in one contiguous buffer, in parameter_names() order.
-  Tensor& flat_parameters() { return flat_params_; }
-  Tensor& flat_grads() { return flat_grads_; }
+  const Tensor& flat_parameters() const { return flat_params_; }
+  const Tensor& flat_grads() const { return flat_grads_; }
   void zero_grad();
 
   // Inference: saves nothing. `h0` may be undefined (zeros), like PyTorch's optional hx.
@@ -126,6 +138,14 @@ class RNN {
   // The same three calls writing into caller-owned results: a tensor of the right shape and
   // device is written in place, any other (or an undefined one) is replaced by a new one. A
   // loop that passes the same results each time allocates nothing after its first call.
+  //
+  // Aliasing rule: a result written in place must not share memory with an argument, another
+  // result or the model's parameters and gradients (elman::Error naming both), with one
+  // exception: h_n may be h0 itself (the natural truncated-BPTT and streaming loop,
+  // forward_train_into(x, r.h_n, cache, r)); h0 is then read into a private copy first.
+  // A training forward copies h0 into the cache and keeps the input and the parameters by
+  // reference; backward refuses (elman::Error naming the tensor) an input or parameters
+  // written through elman since forward_train (Tensor::version()).
   void forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result,
                     const std::vector<int64_t>& lengths = {});
   void forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& cache, RNNOutput& result,
@@ -145,7 +165,8 @@ class RNN {
 
  private:
   struct Workspace;
-  Context* ctx_;
+  void check_usable(const char* call) const;  // throws on a moved-from model
+  Context ctx_;
   uint64_t id_;  // unique per model, so a cache knows which model filled it
   RNNOptions options_;
   Algorithm algorithm_ = Algorithm::kAuto;

@@ -13,6 +13,7 @@ namespace elman {
 
 using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& shape);  // "[5, 3, 2]"
+// The product of the sizes; throws elman::Error on a negative size or a product that overflows.
 int64_t shape_numel(const Shape& shape);
 
 namespace detail {
@@ -34,14 +35,27 @@ class Tensor {
   const Shape& shape() const { return shape_; }
   int64_t dim() const { return static_cast<int64_t>(shape_.size()); }
   int64_t size(int64_t d) const;  // negative d counts from the end
-  int64_t numel() const { return shape_numel(shape_); }
+  int64_t numel() const { return defined() ? shape_numel(shape_) : 0; }
   Device device() const;
 
   float* data();
   const float* data() const;
 
+  // How many times this tensor's storage was written through elman: fill, copy_from, every
+  // result elman writes in place (forward_into's output, an optimizer step's parameters, ...)
+  // and mark_modified(). Shared by all views of one storage, like torch.Tensor._version.
+  // RNN::backward compares it with forward_train's to refuse an input or weight changed in
+  // between. Writes through data() are not seen: follow them with mark_modified().
+  uint64_t version() const;
+  void mark_modified();
+  // True when the two tensors have an element in common (same storage, overlapping ranges).
+  bool shares_memory_with(const Tensor& other) const;
+  // True when both are the same elements in the same shape (same storage, offset and shape).
+  bool is_same(const Tensor& other) const;
+
   // Deep copies. Transfers between host and device synchronise the device: they are explicit,
-  // user-requested moves, never on a hot path.
+  // user-requested moves, never on a hot path. Undefined tensors: to() and clone() give an
+  // undefined tensor, to_vector() throws.
   Tensor to(Device device) const;
   Tensor clone() const;
   std::vector<float> to_vector() const;
@@ -49,7 +63,8 @@ class Tensor {
   void copy_from(const Tensor& src);
   void fill(float value);
 
-  // A view of `shape` onto the same storage, starting `offset` elements into this tensor.
+  // A view of `shape` onto the same storage, starting `offset` elements into this tensor;
+  // throws elman::Error when it does not fit.
   Tensor view(const Shape& shape, int64_t offset = 0) const;
   Tensor reshape(const Shape& shape) const { return view(shape, 0); }
 

@@ -47,6 +47,9 @@ struct TrainerOptions {
   // the parameters and optimizer state per epoch). A write that fails (full disk, read-only
   // folder) throws elman::Error out of fit(); the previous file is then intact.
   std::string checkpoint_path;
+  // Extra string metadata written into every such checkpoint (e.g. what defines the data and
+  // the model, so that a resume can check it continues the same run).
+  std::map<std::string, std::string> checkpoint_metadata;
 };
 
 struct EpochResult {

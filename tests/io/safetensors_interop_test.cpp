@@ -8,11 +8,12 @@
 
 #include "elman/error.h"
 #include "tests/io/safetensors_test_util.h"
+#include "tests/source_path.h"
 
 namespace elman::test {
 namespace {
 
-const std::string kScript = std::string(ELMAN_SOURCE_DIR) + "/tests/io/safetensors_interop.py";
+const std::string kScript = source_path("tests/io/safetensors_interop.py");
 
 // A Python with numpy: $ELMAN_PYTHON, else Debian's /usr/bin/python3, else python3 on PATH.
 std::string python_with_numpy() {

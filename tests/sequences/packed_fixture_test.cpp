@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
+#include "tests/source_path.h"
 
 namespace elman::test {
 namespace {
@@ -26,7 +27,7 @@ std::vector<double> values(const nlohmann::json& j) {
 }
 
 std::vector<PackedCase> load_cases() {
-  const std::string dir = ELMAN_FIXTURE_DIR;
+  const std::string dir = source_path("tests/sequences/fixtures");
   std::ifstream index(dir + "/index.json");
   if (!index) throw std::runtime_error("cannot open " + dir + "/index.json");
   std::vector<PackedCase> cases;
@@ -116,7 +117,8 @@ TEST_P(PackedBackend, MatchesPyTorch) {
     Context ctx = make_context(GetParam());
     RNN rnn = make_rnn(ctx, GetParam(), c.o, 1);
     ASSERT_EQ(rnn.parameter_names(), c.names);
-    rnn.flat_parameters().copy_from(
+    Tensor params = rnn.flat_parameters();  // a handle onto the model's storage
+    params.copy_from(
         Tensor::from_vector({static_cast<int64_t>(c.params.size())}, to_float(c.params)));
     rnn.zero_grad();
     const Tensor x = Tensor::from_vector(input_shape(c.o, c.T, c.B), to_float(c.input), device);

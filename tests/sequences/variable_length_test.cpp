@@ -148,6 +148,39 @@ TEST_P(VariableLength, SequenceAloneEqualsSequenceInBatch) {
   }
 }
 
+// Batches of different lengths queued back to back with nothing read in between: each upload of
+// a batch's permutation and lengths must reach the device before the next one overwrites the
+// host buffer it was staged in (on CUDA, pinned staging reused across calls).
+TEST_P(VariableLength, BatchesQueuedBackToBack) {
+  ELMAN_SKIP_IF_NO_DEVICE(GetParam());
+  const Device device = device_of(GetParam());
+  const RNNOptions o = make_options(3, 6, 2, Nonlinearity::kTanh, true, false);
+  const int64_t T = 7, B = 5;
+  Context ctx = make_context(GetParam());
+  RNN rnn = make_rnn(ctx, GetParam(), o, 17);
+  constexpr int kBatches = 11;  // more than the CUDA backend's staging slots, twice over
+  std::vector<std::vector<int64_t>> lengths;
+  std::vector<std::vector<double>> xs;
+  std::vector<Tensor> inputs;
+  std::vector<RNNOutput> outs;
+  for (int k = 0; k < kBatches; ++k) {  // every allocation before the first forward
+    std::vector<int64_t> len(B);
+    for (int64_t b = 0; b < B; ++b) len[b] = 1 + (k * 3 + b * 5) % T;  // a new order each time
+    lengths.push_back(len);
+    xs.push_back(random_floats(T * B * 3, 300 + k));
+    inputs.push_back(Tensor::from_vector({T, B, 3}, to_float(xs.back()), device));
+    outs.push_back({poisoned(output_shape(o, T, B), device), poisoned(state_shape(o, B), device)});
+  }
+  for (int k = 0; k < kBatches; ++k) rnn.forward_into(inputs[k], Tensor(), outs[k], lengths[k]);
+  const auto w = reference::weights_from_flat<double>(o, rnn.flat_parameters().to_vector());
+  for (int k = 0; k < kBatches; ++k) {
+    SCOPED_TRACE("batch " + std::to_string(k));
+    const auto fwd = reference::forward<double>(o, w, xs[k], T, B, nullptr, &lengths[k]);
+    EXPECT_TRUE(close("output", outs[k].output, fwd.output, 1e-5));  // float32, DESIGN.md §4
+    EXPECT_TRUE(close("h_n", outs[k].h_n, fwd.h_n, 1e-5));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, VariableLength, ::testing::ValuesIn(every_algorithm()),
                          [](const auto& info) { return std::string(where_name(info.param)); });
 

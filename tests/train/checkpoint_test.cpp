@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/source_path.h"
 #include "tests/train/train_test_util.h"
 
 namespace elman {
@@ -141,8 +142,9 @@ TEST(Checkpoint, PyTorchRoundTripBothWays) {
   fs::create_directories(dir);
   const std::string ckpt = (dir / "elman.safetensors").string();
   save_checkpoint(ckpt, a.rnn, a.fc);
-  const std::string cmd = "/usr/bin/python3 " + std::string(ELMAN_SOURCE_DIR) +
-                          "/tests/train/torch_roundtrip.py '" + ckpt + "' '" + dir.string() + "'";
+  const std::string cmd = "/usr/bin/python3 '" +
+                          test::source_path("tests/train/torch_roundtrip.py") + "' '" + ckpt +
+                          "' '" + dir.string() + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   auto read_json = [&](const char* name) {
     std::ifstream f(dir / name);

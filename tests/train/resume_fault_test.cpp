@@ -187,7 +187,8 @@ TEST(Faults, SaveRefusesNonFiniteAndKeepsThePreviousFile) {
   s.tr->save_checkpoint(path);
   save_checkpoint(model, s.m.rnn, s.m.fc);
   const std::string good = file_bytes(path), good_model = file_bytes(model);
-  s.m.rnn.parameter("bias_hh_l0").data()[1] = std::numeric_limits<float>::quiet_NaN();
+  Tensor bias = s.m.rnn.parameter("bias_hh_l0");  // a handle: written through its data()
+  bias.data()[1] = std::numeric_limits<float>::quiet_NaN();
   for (int i = 0; i < 2; ++i) {
     try {
       if (i == 0)
@@ -257,7 +258,7 @@ TEST(Faults, OverflowingGradientIsNamedWhileTheLossIsFinite) {
   Dataset bad = regression(4, 5, 2, 5, 7);
   for (size_t i = 0; i < bad.inputs.size(); ++i) bad.inputs[i] = i % 2 == 0 ? 1e38f : 0.0f;
   for (float& t : bad.targets) t = 1e6f;
-  Tensor& w_ih = run.s.m.rnn.parameter("weight_ih_l0");
+  Tensor w_ih = run.s.m.rnn.parameter("weight_ih_l0");  // a handle onto the model's storage
   for (int64_t i = 0; i < w_ih.numel(); ++i) w_ih.data()[i] = 3e-38f;
   const FitResult r = run.s.tr->fit(bad, nullptr);
   ASSERT_TRUE(r.stopped);
@@ -272,7 +273,7 @@ TEST(Faults, OverflowingGradientIsNamedWhileTheLossIsFinite) {
 
 TEST(Faults, WithoutCheckpointTheMessageSaysSo) {
   Session s(Opt::kAdam, 3, 5);
-  Tensor& w_ih = s.m.rnn.parameter("weight_ih_l0");
+  Tensor w_ih = s.m.rnn.parameter("weight_ih_l0");  // a handle onto the model's storage
   for (int64_t i = 0; i < w_ih.numel(); ++i) w_ih.data()[i] = 3e-38f;
   Dataset bad = regression(4, 5, 2, 5, 7);
   for (size_t i = 0; i < bad.inputs.size(); ++i) bad.inputs[i] = i % 2 == 0 ? 1e38f : 0.0f;
@@ -321,7 +322,7 @@ TEST(FaultsCuda, OverflowingGradientIsNamed) {
   SKIP_WITHOUT_CUDA();
   // The device-side flags (FirstNonFinite on CUDA) must name what the CPU names.
   Session s(Opt::kAdam, 3, 5, 0, "", Device::cuda(0));
-  Tensor& w_ih = s.m.rnn.parameter("weight_ih_l0");
+  Tensor w_ih = s.m.rnn.parameter("weight_ih_l0");  // a handle onto the model's storage
   w_ih.copy_from(Tensor::from_vector(
       w_ih.shape(), std::vector<float>(static_cast<size_t>(w_ih.numel()), 3e-38f)));
   Dataset bad = regression(4, 5, 2, 5, 7);

@@ -221,6 +221,7 @@ double untrained_loss(const Dataset& d, LossType loss, int64_t K, int64_t bptt) 
   Model m(rnn_options(d.input_size, 4, 1, false), K, 2);
   Recorder rec(m.ctx);
   rec.add_parameters(m.rnn.flat_parameters(), m.rnn.flat_grads());
+  rec.add_parameters(m.fc.flat_parameters(), m.fc.flat_grads());
   TrainerOptions o;
   o.epochs = 1;
   o.batch_size = 2;

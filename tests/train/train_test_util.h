@@ -70,11 +70,11 @@ struct Model {
   }
   // The inverse of params().
   void set_params(const std::vector<float>& p) {
-    const int64_t n = rnn.flat_parameters().numel();
-    rnn.flat_parameters().copy_from(
-        Tensor::from_vector({n}, std::vector<float>(p.begin(), p.begin() + n)));
-    fc.flat_parameters().copy_from(Tensor::from_vector(fc.flat_parameters().shape(),
-                                                       std::vector<float>(p.begin() + n, p.end())));
+    Tensor rnn_params = rnn.flat_parameters(), fc_params = fc.flat_parameters();  // handles
+    const int64_t n = rnn_params.numel();
+    rnn_params.copy_from(Tensor::from_vector({n}, std::vector<float>(p.begin(), p.begin() + n)));
+    fc_params.copy_from(
+        Tensor::from_vector(fc_params.shape(), std::vector<float>(p.begin() + n, p.end())));
   }
 };
 

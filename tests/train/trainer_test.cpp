@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "tests/source_path.h"
 #include "tests/train/train_test_util.h"
 
 namespace elman {
@@ -17,7 +18,7 @@ using train_test::random_floats;
 using train_test::regression;
 using train_test::rnn_options;
 
-const std::string kData = std::string(ELMAN_SOURCE_DIR) + "/data/";
+const std::string kData = test::source_path("data") + "/";
 
 std::vector<double> train_losses(uint64_t shuffle_seed, int64_t batch) {
   Model m(2, 6, 1, 3);
@@ -207,6 +208,7 @@ TEST(Trainer, StopsOnNonFiniteLoss) {
 TEST(Trainer, RejectsMismatchedData) {
   Model m(2, 4, 1, 1);
   Adam opt(m.ctx);
+  add_model(opt, m);
   Trainer tr(m.rnn, m.fc, opt, TrainerOptions{});
   EXPECT_THROW(tr.fit(regression(8, 3, 3, 1, 1), nullptr), Error);  // input_size 3 != 2
   EXPECT_THROW(tr.fit(regression(8, 3, 2, 2, 1), nullptr), Error);  // 2 targets != 1
