@@ -42,41 +42,43 @@ ELMAN_SIMD_INLINE Vec dot_block(const float* const (&w)[J], const float* const (
   return sum_each(acc);
 }
 
-// Rows [row, row + R) of y, columns [col_begin, col_end) in blocks of J.
+// y[row .. row + R)[c .. c + J) (+)= the block's dot products; rows and columns past the ends
+// (row_end, col_end) are computed on a repeated valid row and not stored.
 template <int J, int R>
-void dot_rows(const float* w, int64_t ldw, int64_t k, const float* x, int64_t ldx, int64_t row,
-              int64_t rows, float* y, int64_t ldy, int64_t col_begin, int64_t col_end,
-              bool accumulate) {
-  const int r_valid = static_cast<int>(rows - row < R ? rows - row : R);
+ELMAN_SIMD_INLINE void dot_block_store(const float* w, int64_t ldw, int64_t k, const float* x,
+                                       int64_t ldx, int64_t row, int64_t row_end, float* y,
+                                       int64_t ldy, int64_t c, int64_t col_end, bool accumulate) {
+  const int r_valid = static_cast<int>(row_end - row < R ? row_end - row : R);
+  const int j_valid = static_cast<int>(col_end - c < J ? col_end - c : J);
   const float* xr[R];
   ELMAN_UNROLL
   for (int r = 0; r < R; ++r) xr[r] = x + (row + (r < r_valid ? r : 0)) * ldx;
-  for (int64_t c = col_begin; c < col_end; c += J) {
-    const int j_valid = static_cast<int>(col_end - c < J ? col_end - c : J);
-    const float* wj[J];
-    ELMAN_UNROLL
-    for (int j = 0; j < J; ++j) wj[j] = w + (c + (j < j_valid ? j : 0)) * ldw;
-    float sums[kWidth];
-    store(sums, dot_block<J, R>(wj, xr, k));
-    for (int r = 0; r < r_valid; ++r) {
-      float* yr = y + (row + r) * ldy + c;
-      for (int j = 0; j < j_valid; ++j) yr[j] = (accumulate ? yr[j] : 0.0f) + sums[r * J + j];
-    }
+  const float* wj[J];
+  ELMAN_UNROLL
+  for (int j = 0; j < J; ++j) wj[j] = w + (c + (j < j_valid ? j : 0)) * ldw;
+  float sums[kWidth];
+  store(sums, dot_block<J, R>(wj, xr, k));
+  for (int r = 0; r < r_valid; ++r) {
+    float* yr = y + (row + r) * ldy + c;
+    for (int j = 0; j < j_valid; ++j) yr[j] = (accumulate ? yr[j] : 0.0f) + sums[r * J + j];
   }
 }
 
 inline void dot_products(const float* w, int64_t ldw, int64_t k, const float* x, int64_t ldx,
                          int64_t rows, float* y, int64_t ldy, int64_t col_begin, int64_t col_end,
                          bool accumulate) {
-  // Several rows of x share each load of w (4 rows of w by kWidth/4 of x); a lone row of x
-  // takes kWidth rows of w instead, so the block still has kWidth independent accumulators.
+  // Columns outside, rows inside: each block of w's rows is read from memory once and serves
+  // every row of x from cache. Several rows of x share each load of w (4 rows of w by kWidth/4
+  // of x); a lone row takes kWidth rows of w, so the block still has kWidth accumulators.
+  if (rows == 1) {
+    for (int64_t c = col_begin; c < col_end; c += kWidth)
+      dot_block_store<kWidth, 1>(w, ldw, k, x, ldx, 0, 1, y, ldy, c, col_end, accumulate);
+    return;
+  }
   constexpr int kRows = kWidth / 4;
-  int64_t row = 0;
-  if (rows > 1)
-    for (; row + kRows <= rows || (row < rows && rows - row > 1); row += kRows)
-      dot_rows<4, kRows>(w, ldw, k, x, ldx, row, rows, y, ldy, col_begin, col_end, accumulate);
-  for (; row < rows; ++row)
-    dot_rows<kWidth, 1>(w, ldw, k, x, ldx, row, rows, y, ldy, col_begin, col_end, accumulate);
+  for (int64_t c = col_begin; c < col_end; c += 4)
+    for (int64_t row = 0; row < rows; row += kRows)
+      dot_block_store<4, kRows>(w, ldw, k, x, ldx, row, rows, y, ldy, c, col_end, accumulate);
 }
 
 // ---- g (+)= d w: rows of w scaled by d and summed (outer products), register-blocked -------
@@ -108,10 +110,11 @@ ELMAN_SIMD_INLINE void outer_block(const float* w, int64_t ldw, int64_t inner,
   }
 }
 
-template <int R>
-void outer_rows(const float* w, int64_t ldw, int64_t inner, const float* d, int64_t ldd,
-                int64_t row, float* g, int64_t ldg, int64_t col_begin, int64_t col_end,
-                bool accumulate) {
+// Columns [c, c + V * kWidth) of rows [row, row + R) of g.
+template <int R, int V>
+ELMAN_SIMD_INLINE void outer_rows(const float* w, int64_t ldw, int64_t inner, const float* d,
+                                  int64_t ldd, int64_t row, float* g, int64_t ldg, int64_t c,
+                                  bool accumulate) {
   const float* dr[R];
   float* gr[R];
   ELMAN_UNROLL
@@ -119,54 +122,74 @@ void outer_rows(const float* w, int64_t ldw, int64_t inner, const float* d, int6
     dr[r] = d + (row + r) * ldd;
     gr[r] = g + (row + r) * ldg;
   }
-  // Fewer rows take wider blocks: about 8 to 12 independent accumulators in every case, enough
-  // to keep two FMA units busy through their latency.
-  constexpr int kWide = R >= 4 ? 2 : (R == 3 ? 3 : (R == 2 ? 4 : 8));
-  int64_t c = col_begin;
-  for (; c + kWide * kWidth <= col_end; c += kWide * kWidth)
-    outer_block<R, kWide>(w, ldw, inner, dr, gr, c, accumulate);
-  for (; c + kWidth <= col_end; c += kWidth)
-    outer_block<R, 1>(w, ldw, inner, dr, gr, c, accumulate);
-  for (; c < col_end; ++c) {  // fewer than kWidth columns left: scalar
-    ELMAN_UNROLL
-    for (int r = 0; r < R; ++r) {
-      float s = 0.0f;
-      for (int64_t j = 0; j < inner; ++j) s += dr[r][j] * w[j * ldw + c];
-      gr[r][c] = accumulate ? gr[r][c] + s : s;
-    }
+  outer_block<R, V>(w, ldw, inner, dr, gr, c, accumulate);
+}
+
+// Rows in blocks of 6, the last 7 to 11 as two blocks of 3 to 6 (not 6 and a slow 1 to 5).
+template <typename F>
+ELMAN_SIMD_INLINE void for_row_blocks(int64_t rows, F&& f) {
+  for (int64_t row = 0; row < rows;) {
+    const int64_t left = rows - row;
+    const int r = static_cast<int>(left >= 12 ? 6 : (left > 6 ? (left + 1) / 2 : left));
+    f(row, r);
+    row += r;
   }
+}
+
+// Every row block at columns [c, c + V * kWidth).
+template <int V>
+void outer_column_block(const float* w, int64_t ldw, int64_t inner, const float* d, int64_t ldd,
+                        int64_t rows, float* g, int64_t ldg, int64_t c, bool accumulate) {
+  for_row_blocks(rows, [&](int64_t row, int r) {
+    switch (r) {
+      case 6:
+        return outer_rows<6, V>(w, ldw, inner, d, ldd, row, g, ldg, c, accumulate);
+      case 5:
+        return outer_rows<5, V>(w, ldw, inner, d, ldd, row, g, ldg, c, accumulate);
+      case 4:
+        return outer_rows<4, V>(w, ldw, inner, d, ldd, row, g, ldg, c, accumulate);
+      case 3:
+        return outer_rows<3, V>(w, ldw, inner, d, ldd, row, g, ldg, c, accumulate);
+      case 2:
+        return outer_rows<2, V>(w, ldw, inner, d, ldd, row, g, ldg, c, accumulate);
+      default:
+        return outer_rows<1, V>(w, ldw, inner, d, ldd, row, g, ldg, c, accumulate);
+    }
+  });
+}
+
+// Columns [c, col_end) with V vectors per block while they fill one, then single vectors, then
+// the last columns scalar.
+template <int V>
+void outer_columns(const float* w, int64_t ldw, int64_t inner, const float* d, int64_t ldd,
+                   int64_t rows, float* g, int64_t ldg, int64_t c, int64_t col_end,
+                   bool accumulate) {
+  for (; c + V * kWidth <= col_end; c += V * kWidth)
+    outer_column_block<V>(w, ldw, inner, d, ldd, rows, g, ldg, c, accumulate);
+  for (; c + kWidth <= col_end; c += kWidth)
+    outer_column_block<1>(w, ldw, inner, d, ldd, rows, g, ldg, c, accumulate);
+  for (; c < col_end; ++c)
+    for (int64_t r = 0; r < rows; ++r) {
+      float s = 0.0f;
+      for (int64_t j = 0; j < inner; ++j) s += d[r * ldd + j] * w[j * ldw + c];
+      g[r * ldg + c] = accumulate ? g[r * ldg + c] + s : s;
+    }
 }
 
 inline void transposed_products(const float* w, int64_t ldw, int64_t inner, const float* d,
                                 int64_t ldd, int64_t rows, float* g, int64_t ldg, int64_t col_begin,
                                 int64_t col_end, bool accumulate) {
-  // Blocks of 6 rows, the last 7 to 11 rows as two blocks of 3 to 6 (not 6 and a slow 1 to 5).
-  int64_t row = 0;
-  while (row < rows) {
-    const int64_t left = rows - row;
-    const int r = static_cast<int>(left >= 12 ? 6 : (left > 6 ? (left + 1) / 2 : left));
-    switch (r) {
-      case 6:
-        outer_rows<6>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end, accumulate);
-        break;
-      case 5:
-        outer_rows<5>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end, accumulate);
-        break;
-      case 4:
-        outer_rows<4>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end, accumulate);
-        break;
-      case 3:
-        outer_rows<3>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end, accumulate);
-        break;
-      case 2:
-        outer_rows<2>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end, accumulate);
-        break;
-      default:
-        outer_rows<1>(w, ldw, inner, d, ldd, row, g, ldg, col_begin, col_end, accumulate);
-        break;
-    }
-    row += r;
-  }
+  // Columns outside, rows inside: a column block of w (inner x V vectors) is read from memory
+  // once and serves every row block from cache. Fewer rows take wider blocks: 8 to 12
+  // independent accumulators in every case, enough to keep two FMA units busy.
+  if (rows >= 4)
+    outer_columns<2>(w, ldw, inner, d, ldd, rows, g, ldg, col_begin, col_end, accumulate);
+  else if (rows == 3)
+    outer_columns<3>(w, ldw, inner, d, ldd, rows, g, ldg, col_begin, col_end, accumulate);
+  else if (rows == 2)
+    outer_columns<4>(w, ldw, inner, d, ldd, rows, g, ldg, col_begin, col_end, accumulate);
+  else
+    outer_columns<8>(w, ldw, inner, d, ldd, rows, g, ldg, col_begin, col_end, accumulate);
 }
 
 // ---- element-wise: the activation and delta ------------------------------------------------

@@ -25,7 +25,14 @@ constexpr int kWidth = ELMAN_SIMD_WIDTH;
 typedef float Vec __attribute__((vector_size(kWidth * sizeof(float))));
 typedef int32_t IVec __attribute__((vector_size(kWidth * sizeof(int32_t))));
 
-ELMAN_SIMD_INLINE Vec splat(float s) { return Vec{} + s; }
+// {s, s, ..., s}. (Not Vec{} + s: 0 + s is not s for s = -0, so the compiler must add.)
+template <int... I>
+ELMAN_SIMD_INLINE Vec splat_lanes(float s, std::integer_sequence<int, I...>) {
+  return Vec{((void)I, s)...};
+}
+ELMAN_SIMD_INLINE Vec splat(float s) {
+  return splat_lanes(s, std::make_integer_sequence<int, kWidth>());
+}
 ELMAN_SIMD_INLINE Vec as_float(IVec i) { return reinterpret_cast<Vec>(i); }
 ELMAN_SIMD_INLINE IVec as_int(Vec f) { return reinterpret_cast<IVec>(f); }
 
