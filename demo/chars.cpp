@@ -6,17 +6,17 @@
 #include <iostream>
 #include <random>
 
+#include "chars_data.h"
 #include "scenario_common.h"
 #include "scenarios.h"
 
 namespace demo {
 namespace {
 
-struct CharsOptions {
+struct CharsOptions : CharsSettings {
   std::string text, prime = "ROMEO:";
-  int64_t max_chars = 0, seq_len = 50, hidden = 128, batch = 32, epochs = 3, sample = 400;
-  int64_t bptt = 50;
-  float lr = 0.01f, clip = 5.0f, temperature = 0.8f, val_fraction = 0.1f;
+  int64_t sample = 400;
+  float temperature = 0.8f;
 };
 
 // Reads `prime`, then samples `count` characters from softmax(logits / temperature).
@@ -58,36 +58,23 @@ std::string sample_text(elman::RNN& rnn, elman::Linear& fc, const elman::Vocabul
 }
 
 int run_chars(const CommonOptions& common, const CharsOptions& o) {
-  std::string text = elman::read_text_file(o.text);
-  const size_t full = text.size();
-  if (o.max_chars > 0 && text.size() > static_cast<size_t>(o.max_chars))
-    text.resize(static_cast<size_t>(o.max_chars));
-  const elman::Vocabulary vocab = elman::Vocabulary::from_text(text);
-  const std::vector<int> ids = vocab.encode(text);
-  const int64_t n = static_cast<int64_t>(ids.size());
-  const int64_t split = n - static_cast<int64_t>(std::llround(o.val_fraction * n));
-  const elman::Dataset train = elman::make_char_sequences(ids, vocab.size(), o.seq_len, 0, split);
-  const elman::Dataset val = elman::make_char_sequences(ids, vocab.size(), o.seq_len, split, n);
-  if (train.size() == 0 || val.size() == 0)
-    throw elman::Error("chars: the text is too short for sequences of " +
-                       std::to_string(o.seq_len) + " characters");
+  const CharsData data = load_chars_data(o.text, o);
+  const elman::Vocabulary& vocab = data.vocab;
+  const std::vector<int>& ids = data.ids;
+  const elman::Dataset &train = data.train, &val = data.val;
+  const int64_t n = static_cast<int64_t>(ids.size()), split = data.split;
   std::printf(
       "chars: %s, %zu of %zu characters used (--max-chars), vocabulary of %lld; "
       "%lld training and %lld validation sequences of %lld characters\n",
-      o.text.c_str(), text.size(), full, static_cast<long long>(vocab.size()),
+      o.text.c_str(), ids.size(), data.file_chars, static_cast<long long>(vocab.size()),
       static_cast<long long>(train.size()), static_cast<long long>(val.size()),
       static_cast<long long>(o.seq_len));
 
   const elman::Device device = pick_device(common.device);
   elman::Context ctx(device);
   const auto dir = make_run_folder(common, "chars");
-  elman::TrainerOptions to;
-  to.batch_size = o.batch;
-  to.clip_norm = o.clip;
-  to.bptt = o.bptt;
-  to.head = elman::HeadMode::kEveryStep;
-  to.loss = elman::LossType::kCrossEntropy;
-  TrainingRun run(ctx, {vocab.size(), o.hidden, vocab.size(), o.lr}, common, dir, o.epochs, to);
+  TrainingRun run(ctx, chars_model(o, vocab.size()), common, dir, o.epochs,
+                  chars_trainer_options(o));
   const double bits = 1.0 / std::log(2.0);
   std::printf(
       "RNN(%lld, %lld) + Linear(%lld, %lld) on every step, Adam lr %g, batch %lld, "
