@@ -270,15 +270,12 @@ void run_elman_stream(const StreamShape& s, const BenchConfig& cfg, const fs::pa
   r.elman.status = "ok";
 }
 
-// oneDNN's side of a row before it runs: "not available" (and why) in a build without it.
+// oneDNN's side of a row before it runs: "not available", and why, without the plugin.
 template <typename Side>
 Side onednn_side() {
   Side p;
   p.name = "onednn";
-  if (!onednn_available()) {
-    p.status = "not available";
-    p.reason = onednn_description();
-  }
+  if (!onednn_peer(&p.reason)) p.status = "not available";
   return p;
 }
 
@@ -288,14 +285,16 @@ Side onednn_side() {
 SideResult run_onednn_shape(const ShapeResult& r, const PeerInputs& in, const Reference& ref,
                             const BenchConfig& cfg) {
   SideResult p = onednn_side<SideResult>();
-  if (!onednn_available()) return p;
+  if (p.status == "not available") return p;
   if (r.shape.varlen) {
     p.status = "rejected";
     p.reason = "oneDNN's RNN primitive has no variable-length sequences";
     return p;
   }
   try {
-    OnednnRNN rnn(r.shape.options(), r.shape.seq_len, r.shape.batch, in.params, in.sets);
+    const std::unique_ptr<OnednnRNN> model = onednn_peer(nullptr)->make_rnn(
+        r.shape.options(), r.shape.seq_len, r.shape.batch, in.params, in.sets);
+    OnednnRNN& rnn = *model;
     judge_peer(rnn.results(0), ref, r, p);
     if (p.status != "ok") return p;
     const size_t K = in.sets.size();
@@ -325,9 +324,11 @@ SideResult run_onednn_shape(const ShapeResult& r, const PeerInputs& in, const Re
 StreamSide run_onednn_stream(const StreamResult& r, const StreamReference& ref,
                              const BenchConfig& cfg) {
   StreamSide p = onednn_side<StreamSide>();
-  if (!onednn_available()) return p;
+  if (p.status == "not available") return p;
   try {
-    OnednnStream stream(r.shape.options(), r.shape.batch, ref.params);
+    const std::unique_ptr<OnednnStream> model =
+        onednn_peer(nullptr)->make_stream(r.shape.options(), r.shape.batch, ref.params);
+    OnednnStream& stream = *model;
     const int64_t N = cfg.stream_warmup + cfg.stream_steps,
                   step = r.shape.batch * r.shape.input_size;
     std::vector<float> ys;
@@ -395,8 +396,14 @@ BenchRun run_cpu_bench(const std::vector<BenchShape>& shapes,
   env["cpu_cores"] = std::thread::hardware_concurrency();
   env["openblas_threads"] = openblas_get_num_threads();
   env["pytorch_threads_requested"] = threads;
-  env["onednn"] = onednn_description();
-  env["onednn_threads"] = onednn_set_threads(cores);  // oneDNN at its best: every core
+  std::string no_onednn;
+  if (OnednnPeer* onednn = onednn_peer(&no_onednn)) {
+    env["onednn"] = onednn->description();
+    env["onednn_threads"] = onednn->set_threads(cores);  // oneDNN at its best: every core
+  } else {
+    env["onednn"] = "not available: " + no_onednn;
+    env["onednn_threads"] = 0;
+  }
   env["onednn_timing"] =
       "primitive execute + stream wait; not timed: primitive creation, weight reorders into the "
       "primitives' layouts (once per shape, as a user caches them), gradient reorders back";

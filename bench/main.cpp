@@ -184,10 +184,13 @@ int run(int argc, char** argv) {
               << env["cuda_runtime"].get<std::string>() << ", cuDNN "
               << env["cudnn"].get<std::string>() << " (" << env["cudnn_math"].get<std::string>()
               << ")\n";
-  else
-    std::cout << "PyTorch " << env["pytorch"].get<std::string>() << "; "
+  else if (env["onednn_threads"].get<int>() > 0)
+    std::cout << "PyTorch " << env["pytorch"].get<std::string>() << "\noneDNN "
               << env["onednn"].get<std::string>() << ", " << env["onednn_threads"].get<int>()
-              << " threads (" << env["onednn_timing"].get<std::string>() << ")\n";
+              << " threads; timed: " << env["onednn_timing"].get<std::string>() << "\n";
+  else
+    std::cout << "PyTorch " << env["pytorch"].get<std::string>() << "\noneDNN "
+              << env["onednn"].get<std::string>() << "\n";
   std::cout << "compute rate: " << rates.gemm_flop_per_s / 1e12 << " TFLOP/s (" << rates.gemm_what
             << "); copy: " << rates.copy_byte_per_s / 1e9 << " GB/s (" << rates.copy_what
             << ")\n\n";

@@ -1,4 +1,4 @@
-// oneDNN's vanilla RNN primitive as a CPU peer (documented in onednn_peer.h): oneDNN 2.x's C++ API
+// The oneDNN plugin of elman-bench (documented in onednn_peer.h): oneDNN 2.x's C++ API
 // (dnnl::vanilla_rnn_forward / vanilla_rnn_backward), one primitive per layer group.
 #include "bench/onednn_peer.h"
 
@@ -13,20 +13,6 @@
 #include "elman/error.h"
 
 namespace elman::bench {
-
-bool onednn_available() { return true; }
-
-std::string onednn_description() {
-  const dnnl_version_t* v = dnnl::version();
-  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
-         std::to_string(v->patch) + " (" +
-         (v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "non-OpenMP") + " runtime)";
-}
-
-int onednn_set_threads(int threads) {
-  omp_set_num_threads(threads);
-  return omp_get_max_threads();
-}
 
 namespace {
 
@@ -145,11 +131,20 @@ auto translate_errors(const char* call, F&& f) -> decltype(f()) {
   }
 }
 
-}  // namespace
-
 // ---- full sequences ------------------------------------------------------------------------
 
-struct OnednnRNN::Impl {
+class RnnModel final : public OnednnRNN {
+ public:
+  RnnModel(const RNNOptions& options, int64_t seq_len, int64_t batch,
+           const std::vector<float>& params, const std::vector<CpuInputSet>& sets);
+  PeerResults results(size_t set) override;
+  std::vector<float> weight_grads() override;
+  void inference(size_t set) override;
+  void train_forward(size_t set) override;
+  void backward(size_t set) override;
+  std::string implementation() const override;
+
+ private:
   RNNOptions o;
   int64_t T = 0, B = 0;
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
@@ -186,7 +181,7 @@ struct OnednnRNN::Impl {
   std::vector<float> grads_in_flat_order();
 };
 
-void OnednnRNN::Impl::build() {
+void RnnModel::build() {
   const int64_t D = o.num_directions(), H = o.hidden_size, LD = o.num_layers * D;
   const std::vector<OnednnLayerGroup> layer_groups = onednn_layer_groups(o);
   for (const OnednnLayerGroup& lg : layer_groups) {
@@ -228,7 +223,7 @@ void OnednnRNN::Impl::build() {
 }
 
 // The argument lists of input set k: wrappers around the owned buffers, made once.
-void OnednnRNN::Impl::bind(size_t k) {
+void RnnModel::bind(size_t k) {
   CpuInputSet& in = sets[k];
   const size_t n = groups.size();
   for (size_t gi = 0; gi < n; ++gi) {
@@ -271,7 +266,7 @@ void OnednnRNN::Impl::bind(size_t k) {
   }
 }
 
-std::vector<float> OnednnRNN::Impl::grads_in_flat_order() {
+std::vector<float> RnnModel::grads_in_flat_order() {
   std::vector<float> flat(params.size(), 0.0f);
   for (Group& g : groups) {
     OnednnWeights user = to_onednn_weights(o, g.group, params);  // sized like the gradients
@@ -292,62 +287,54 @@ std::vector<float> OnednnRNN::Impl::grads_in_flat_order() {
   return flat;
 }
 
-OnednnRNN::OnednnRNN(const RNNOptions& options, int64_t seq_len, int64_t batch,
-                     const std::vector<float>& params, const std::vector<CpuInputSet>& sets)
-    : impl_(std::make_unique<Impl>()) {
+RnnModel::RnnModel(const RNNOptions& options, int64_t seq_len, int64_t batch,
+                   const std::vector<float>& params_, const std::vector<CpuInputSet>& sets_)
+    : o(options), T(seq_len), B(batch), params(params_), sets(sets_) {
   options.validate();
   check_time_major("OnednnRNN", options);
-  impl_->o = options;
-  impl_->T = seq_len;
-  impl_->B = batch;
-  impl_->params = params;
-  impl_->sets = sets;
-  translate_errors("OnednnRNN", [&] { impl_->build(); });
+  translate_errors("OnednnRNN", [&] { build(); });
 }
 
-OnednnRNN::~OnednnRNN() = default;
-
-void OnednnRNN::inference(size_t k) {
-  for (Impl::Group& g : impl_->groups) g.inference.execute(impl_->strm, g.inference_args[k]);
-  impl_->strm.wait();
+void RnnModel::inference(size_t k) {
+  for (Group& g : groups) g.inference.execute(strm, g.inference_args[k]);
+  strm.wait();
 }
 
-void OnednnRNN::train_forward(size_t k) {
-  for (Impl::Group& g : impl_->groups) g.training.execute(impl_->strm, g.training_args[k]);
-  impl_->strm.wait();
+void RnnModel::train_forward(size_t k) {
+  for (Group& g : groups) g.training.execute(strm, g.training_args[k]);
+  strm.wait();
 }
 
-void OnednnRNN::backward(size_t k) {
-  for (auto g = impl_->groups.rbegin(); g != impl_->groups.rend(); ++g)
-    g->backward.execute(impl_->strm, g->backward_args[k]);
-  impl_->strm.wait();
+void RnnModel::backward(size_t k) {
+  for (auto g = groups.rbegin(); g != groups.rend(); ++g)
+    g->backward.execute(strm, g->backward_args[k]);
+  strm.wait();
 }
 
-PeerResults OnednnRNN::results(size_t k) {
+PeerResults RnnModel::results(size_t k) {
   return translate_errors("OnednnRNN::results", [&] {
-    Impl& m = *impl_;
-    m.zero_grads();
+    zero_grads();
     inference(k);
     train_forward(k);
     backward(k);
     PeerResults r;
-    r.y_inference = m.y_inference;
-    r.y = m.y;
-    r.h_n = m.h_n;
-    r.dx = m.dx;
-    r.dh0 = m.dh0;
-    r.dw = m.grads_in_flat_order();
+    r.y_inference = y_inference;
+    r.y = y;
+    r.h_n = h_n;
+    r.dx = dx;
+    r.dh0 = dh0;
+    r.dw = grads_in_flat_order();
     return r;
   });
 }
 
-std::vector<float> OnednnRNN::weight_grads() {
-  return translate_errors("OnednnRNN::weight_grads", [&] { return impl_->grads_in_flat_order(); });
+std::vector<float> RnnModel::weight_grads() {
+  return translate_errors("OnednnRNN::weight_grads", [&] { return grads_in_flat_order(); });
 }
 
-std::string OnednnRNN::implementation() const {
+std::string RnnModel::implementation() const {
   std::string s;
-  for (const Impl::Group& g : impl_->groups)
+  for (const Group& g : groups)
     if (s.find(g.implementation) == std::string::npos)
       s += (s.empty() ? "" : ", ") + g.implementation;
   return s;
@@ -355,7 +342,15 @@ std::string OnednnRNN::implementation() const {
 
 // ---- streaming -----------------------------------------------------------------------------
 
-struct OnednnStream::Impl {
+class StreamModel final : public OnednnStream {
+ public:
+  StreamModel(const RNNOptions& options, int64_t batch, const std::vector<float>& params);
+  void reset(const std::vector<float>& h0) override;
+  void step(const float* x_t) override;
+  std::vector<float> output() const override { return out; }
+  std::vector<float> state() const override { return state_[current]; }
+
+ private:
   RNNOptions o;
   int64_t B = 0;
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
@@ -365,10 +360,10 @@ struct OnednnStream::Impl {
     using GroupBase::GroupBase;
     dnnl::vanilla_rnn_forward step;
     Weights w;
-    Args args[2];  // args[p] reads state[p] and writes state[1 - p]
+    Args args[2];  // args[p] reads state_[p] and writes state_[1 - p]
   };
   std::vector<Group> groups;
-  std::vector<float> state[2];          // [L, B, H] each, used in turn
+  std::vector<float> state_[2];         // [L, B, H] each, used in turn
   int current = 0;                      // the state the next step reads
   std::vector<float> out;               // [B, H]
   std::vector<std::vector<float>> mid;  // [B, H] between group g and g + 1
@@ -377,10 +372,10 @@ struct OnednnStream::Impl {
   void build(const std::vector<float>& params);
 };
 
-void OnednnStream::Impl::build(const std::vector<float>& params) {
+void StreamModel::build(const std::vector<float>& params) {
   const int64_t H = o.hidden_size, L = o.num_layers;
-  state[0].assign(size_t(L * B * H), 0.0f);
-  state[1] = state[0];
+  state_[0].assign(size_t(L * B * H), 0.0f);
+  state_[1] = state_[0];
   out.resize(size_t(B * H));
   const std::vector<OnednnLayerGroup> layer_groups = onednn_layer_groups(o);
   for (size_t gi = 0; gi + 1 < layer_groups.size(); ++gi) mid.emplace_back(size_t(B * H));
@@ -396,46 +391,68 @@ void OnednnStream::Impl::build(const std::vector<float>& params) {
     for (int p = 0; p < 2; ++p) {
       Args& a = g.args[p];
       a[DNNL_ARG_SRC_LAYER] = first ? x : memory(d.src_layer, eng, mid[gi - 1].data());
-      a[DNNL_ARG_SRC_ITER] = memory(d.src_iter, eng, state[p].data() + off);
+      a[DNNL_ARG_SRC_ITER] = memory(d.src_iter, eng, state_[p].data() + off);
       g.w.add_to(a);
       a[DNNL_ARG_DST_LAYER] = memory(d.dst_layer, eng, top ? out.data() : mid[gi].data());
-      a[DNNL_ARG_DST_ITER] = memory(d.dst_iter, eng, state[1 - p].data() + off);
+      a[DNNL_ARG_DST_ITER] = memory(d.dst_iter, eng, state_[1 - p].data() + off);
     }
   }
 }
 
-OnednnStream::OnednnStream(const RNNOptions& options, int64_t batch,
-                           const std::vector<float>& params)
-    : impl_(std::make_unique<Impl>()) {
+StreamModel::StreamModel(const RNNOptions& options, int64_t batch, const std::vector<float>& params)
+    : o(options), B(batch) {
   options.validate();
   check_time_major("OnednnStream", options);
   if (options.bidirectional)
     throw Error("OnednnStream: streaming is for unidirectional models, this one is bidirectional");
-  impl_->o = options;
-  impl_->B = batch;
-  translate_errors("OnednnStream", [&] { impl_->build(params); });
+  translate_errors("OnednnStream", [&] { build(params); });
 }
 
-OnednnStream::~OnednnStream() = default;
-
-void OnednnStream::reset(const std::vector<float>& h0) {
-  Impl& m = *impl_;
-  if (h0.size() != m.state[0].size())
+void StreamModel::reset(const std::vector<float>& h0) {
+  if (h0.size() != state_[0].size())
     throw Error("OnednnStream::reset: h0 holds " + std::to_string(h0.size()) +
-                " floats, expected " + std::to_string(m.state[0].size()) + " ([L, B, H])");
-  std::copy(h0.begin(), h0.end(), m.state[0].begin());  // in place: the handles point into it
-  m.current = 0;
+                " floats, expected " + std::to_string(state_[0].size()) + " ([L, B, H])");
+  std::copy(h0.begin(), h0.end(), state_[0].begin());  // in place: the handles point into it
+  current = 0;
 }
 
-void OnednnStream::step(const float* x_t) {
-  Impl& m = *impl_;
-  m.x.set_data_handle(const_cast<float*>(x_t));  // read only: oneDNN's handle is not const
-  for (Impl::Group& g : m.groups) g.step.execute(m.strm, g.args[m.current]);
-  m.strm.wait();
-  m.current ^= 1;
+void StreamModel::step(const float* x_t) {
+  x.set_data_handle(const_cast<float*>(x_t));  // read only: oneDNN's handle is not const
+  for (Group& g : groups) g.step.execute(strm, g.args[current]);
+  strm.wait();
+  current ^= 1;
 }
 
-std::vector<float> OnednnStream::output() const { return impl_->out; }
-std::vector<float> OnednnStream::state() const { return impl_->state[impl_->current]; }
+// ---- the plugin's entry point ----------------------------------------------------------------
+
+class Peer final : public OnednnPeer {
+ public:
+  std::string description() const override {
+    const dnnl_version_t* v = dnnl::version();
+    return std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+           std::to_string(v->patch) + " (" +
+           (v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "non-OpenMP") + " runtime)";
+  }
+  int set_threads(int threads) override {
+    omp_set_num_threads(threads);
+    return omp_get_max_threads();
+  }
+  std::unique_ptr<OnednnRNN> make_rnn(const RNNOptions& options, int64_t seq_len, int64_t batch,
+                                      const std::vector<float>& params,
+                                      const std::vector<CpuInputSet>& sets) const override {
+    return std::make_unique<RnnModel>(options, seq_len, batch, params, sets);
+  }
+  std::unique_ptr<OnednnStream> make_stream(const RNNOptions& options, int64_t batch,
+                                            const std::vector<float>& params) const override {
+    return std::make_unique<StreamModel>(options, batch, params);
+  }
+};
+
+}  // namespace
 
 }  // namespace elman::bench
+
+extern "C" elman::bench::OnednnPeer* elman_bench_onednn_peer() {
+  static elman::bench::Peer peer;
+  return &peer;
+}

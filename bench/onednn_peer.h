@@ -1,6 +1,7 @@
 // oneDNN's vanilla RNN primitive as elman-bench's second CPU peer (PyTorch's nn.RNN does not use
-// it): the same model built from elman's weights, its results for the agreement check, and the
-// calls the bench times. Built only where libdnnl is found; otherwise every use says so.
+// it): the same model from elman's weights, its results for the agreement check and the calls the
+// bench times. A plugin (onednn_peer.cpp + libdnnl), loaded at run time (onednn_loader.cpp), so
+// elman-bench starts where libdnnl is absent (a GPU machine a build is carried to) and says so.
 #pragma once
 
 #include <cstdint>
@@ -27,69 +28,59 @@ struct PeerResults {
   std::vector<float> dw;  // parameter gradients of one backward from zero, elman's flat order
 };
 
-// Whether elman-bench was built with oneDNN; its version, threading and thread count
-// ("oneDNN 2.6.3 (OpenMP runtime)"), or why it is not available.
-bool onednn_available();
-std::string onednn_description();
-// Gives oneDNN (its OpenMP runtime) `threads` threads and returns the count it will use; 0
-// without oneDNN.
-int onednn_set_threads(int threads);
-
 // oneDNN's model of one full-sequence shape (time-major, unidirectional or bidirectional, any
 // number of layers, tanh or relu, with or without biases: oneDNN 2.6 needs a bias, so a model
-// without gets a zero one), set up once so that each timed call
-// is the primitives' execute and the stream's wait, nothing else: the primitives (inference,
-// training forward, backward) are created here, elman's weights converted to oneDNN's layouts
-// (onednn_layout.h) and reordered into the layout each primitive prefers, the input sets copied
-// and every argument list built. Reorders of the weight gradients back to the user's layout
-// happen only in results(), never in a timed call.
+// without gets a zero one), set up once so that each timed call is the primitives' execute and
+// the stream's wait, nothing else: the primitives (inference, training forward, backward) are
+// created with it, elman's weights converted to oneDNN's layouts (onednn_layout.h) and reordered
+// into the layout each primitive prefers, the input sets copied and every argument list built.
+// Reorders of the weight gradients back to the user's layout happen only in results() and
+// weight_grads(), never in a timed call.
 class OnednnRNN {
  public:
-  // Throws elman::Error naming the reason when oneDNN cannot run the model: no oneDNN in this
-  // build, batch_first, or a configuration its primitives refuse.
-  OnednnRNN(const RNNOptions& options, int64_t seq_len, int64_t batch,
-            const std::vector<float>& params, const std::vector<CpuInputSet>& sets);
-  ~OnednnRNN();
-  OnednnRNN(const OnednnRNN&) = delete;
-  OnednnRNN& operator=(const OnednnRNN&) = delete;
-
+  virtual ~OnednnRNN() = default;
   // Input set `set`'s results: inference, training forward, and a backward from zero gradients.
-  PeerResults results(size_t set);
-  // The weight gradients accumulated so far, in elman's flat order (reordered back from the
-  // backward primitive's layouts).
-  std::vector<float> weight_grads();
-  void inference(size_t set);
-  void train_forward(size_t set);
+  virtual PeerResults results(size_t set) = 0;
+  // The weight gradients accumulated so far, in elman's flat order.
+  virtual std::vector<float> weight_grads() = 0;
+  virtual void inference(size_t set) = 0;
+  virtual void train_forward(size_t set) = 0;
   // Backward of train_forward(set), which must be the last training forward; weight gradients
   // accumulate across calls, as elman's and PyTorch's do.
-  void backward(size_t set);
-
-  std::string implementation() const;  // oneDNN's name of its implementation ("ref", ...)
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  virtual void backward(size_t set) = 0;
+  virtual std::string implementation() const = 0;  // oneDNN's name for it ("ref", ...)
 };
 
 // oneDNN's streaming step: a forward-inference primitive of seqLength 1 per layer group, the
 // state carried between steps in two buffers used in turn (no copy). Unidirectional models only.
 class OnednnStream {
  public:
-  // Throws elman::Error as OnednnRNN does.
-  OnednnStream(const RNNOptions& options, int64_t batch, const std::vector<float>& params);
-  ~OnednnStream();
-  OnednnStream(const OnednnStream&) = delete;
-  OnednnStream& operator=(const OnednnStream&) = delete;
-
-  void reset(const std::vector<float>& h0);  // the state <- h0 [L, B, H]
+  virtual ~OnednnStream() = default;
+  virtual void reset(const std::vector<float>& h0) = 0;  // the state <- h0 [L, B, H]
   // One step on x_t [B, I], which is read in place (not copied) and must stay alive during it.
-  void step(const float* x_t);
-  std::vector<float> output() const;  // [B, H]: the last step's output
-  std::vector<float> state() const;   // [L, B, H]
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  virtual void step(const float* x_t) = 0;
+  virtual std::vector<float> output() const = 0;  // [B, H]: the last step's output
+  virtual std::vector<float> state() const = 0;   // [L, B, H]
 };
+
+// What the plugin provides. Its make_* throw elman::Error naming the reason when oneDNN cannot
+// run the model (batch_first; bidirectional streaming; a configuration its primitives refuse).
+class OnednnPeer {
+ public:
+  virtual ~OnednnPeer() = default;
+  virtual std::string description() const = 0;  // its version and runtime: "2.6.3 (OpenMP runtime)"
+  // Gives oneDNN (its OpenMP runtime) `threads` threads; returns the count it will use.
+  virtual int set_threads(int threads) = 0;
+  virtual std::unique_ptr<OnednnRNN> make_rnn(const RNNOptions& options, int64_t seq_len,
+                                              int64_t batch, const std::vector<float>& params,
+                                              const std::vector<CpuInputSet>& sets) const = 0;
+  virtual std::unique_ptr<OnednnStream> make_stream(const RNNOptions& options, int64_t batch,
+                                                    const std::vector<float>& params) const = 0;
+};
+
+// The plugin's peer, loaded on first use and kept: libelman_bench_onednn.so from the executable's
+// folder (where the build puts it), else from the library path. nullptr when there is none, with
+// *why saying so: a build without oneDNN, or a machine without libdnnl (dlopen's message).
+OnednnPeer* onednn_peer(std::string* why);
 
 }  // namespace elman::bench
