@@ -390,8 +390,8 @@ void settle(Result& r) {
 BenchRun run_cpu_bench(const std::vector<BenchShape>& shapes,
                        const std::vector<StreamShape>& stream_shapes, const BenchConfig& config,
                        nlohmann::json& env, Rates& rates) {
-  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  const int threads = config.threads > 0 ? config.threads : cores;
+  const int threads =
+      config.threads > 0 ? config.threads : int(std::max(1u, std::thread::hardware_concurrency()));
   env["device"] = cpu_model();
   env["cpu_cores"] = std::thread::hardware_concurrency();
   env["openblas_threads"] = openblas_get_num_threads();
@@ -399,7 +399,7 @@ BenchRun run_cpu_bench(const std::vector<BenchShape>& shapes,
   std::string no_onednn;
   if (OnednnPeer* onednn = onednn_peer(&no_onednn)) {
     env["onednn"] = onednn->description();
-    env["onednn_threads"] = onednn->set_threads(cores);  // oneDNN at its best: every core
+    env["onednn_threads"] = onednn->set_threads(threads);  // by default every core
   } else {
     env["onednn"] = "not available: " + no_onednn;
     env["onednn_threads"] = 0;

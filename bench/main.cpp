@@ -102,8 +102,8 @@ int run(int argc, char** argv) {
   app.add_option("--python", cfg.python, "Python for the PyTorch side (--device cpu)");
   app.add_option("--script", cfg.script, "the PyTorch script (bench/pytorch_cpu.py)");
   app.add_option("--threads", cfg.threads,
-                 "PyTorch CPU threads (default: all cores; --train: 1 and all cores, the best "
-                 "reported)");
+                 "the CPU peers' threads, PyTorch's and oneDNN's (default: all cores; --train: "
+                 "PyTorch at 1 and at all cores, the faster reported)");
   bool train_mode = false;
   auto* train = app.add_flag("--train", train_mode,
                              "instead of the shapes: one epoch of elman-train chars' char-LM in "
