@@ -186,8 +186,9 @@ int run(int argc, char** argv) {
               << ")\n";
   else if (env["onednn_threads"].get<int>() > 0)
     std::cout << "PyTorch " << env["pytorch"].get<std::string>() << "\noneDNN "
-              << env["onednn"].get<std::string>() << ", " << env["onednn_threads"].get<int>()
-              << " threads; timed: " << env["onednn_timing"].get<std::string>() << "\n";
+              << env["onednn"].get<std::string>()
+              << ", threads: " << env["onednn_threads"].get<int>()
+              << "; timed: " << env["onednn_timing"].get<std::string>() << "\n";
   else
     std::cout << "PyTorch " << env["pytorch"].get<std::string>() << "\noneDNN "
               << env["onednn"].get<std::string>() << "\n";

@@ -174,15 +174,15 @@ void print_train(std::ostream& os, const TrainResult& r) {
     }
     os << line;
   };
-  side("elman", r.elman, "OpenBLAS " + std::to_string(r.elman_blas_threads) + " threads");
+  side("elman", r.elman, "OpenBLAS threads: " + std::to_string(r.elman_blas_threads));
   const TrainSide* best = r.best_pytorch();
   for (const TrainSide& p : r.pytorch)
     side("pytorch", p,
-         p.status == "ok" ? std::to_string(p.threads) + " threads" + (&p == best ? " (best)" : "")
+         p.status == "ok" ? "threads: " + std::to_string(p.threads) + (&p == best ? " (best)" : "")
                           : std::string("-"));
   if (best && r.elman.status == "ok") {
     std::snprintf(line, sizeof line,
-                  "ratio elman / PyTorch (best, %d threads): %.2f (> 1: elman is faster); "
+                  "ratio elman / PyTorch (best, threads: %d): %.2f (> 1: elman is faster); "
                   "final losses %.2g apart (relative; %s %g)\n",
                   best->threads, r.elman.seq_per_s / best->seq_per_s, train_loss_difference(r),
                   train_losses_agree(r) ? "similar, within" : "NOT THE SAME TRAINING: over",
