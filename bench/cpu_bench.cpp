@@ -1,11 +1,7 @@
 // The CPU side of elman-bench: elman's CPU backend against two peers on the same weights and
 // inputs, agreement checked: oneDNN's RNN primitive in process, PyTorch's nn.RNN in
 // bench/pytorch_cpu.py (raw float32 files).
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
