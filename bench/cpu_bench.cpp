@@ -295,9 +295,9 @@ SideResult run_onednn_shape(const ShapeResult& r, const PeerInputs& in, const Re
       rnn.backward(size_t(i) % K);
     });
     p.timed = true;
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
     p.status = "error";
-    p.reason = e.what();
+    p.reason = failure_text(e);
   }
   return p;
 }
@@ -342,9 +342,9 @@ StreamSide run_onednn_stream(const StreamResult& r, const StreamReference& ref,
     p.per_step = summarize(ms);
     p.timed = true;
     p.status = "ok";
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
     p.status = "error";
-    p.reason = e.what();
+    p.reason = failure_text(e);
   }
   return p;
 }
@@ -418,8 +418,8 @@ BenchRun run_cpu_bench(const std::vector<BenchShape>& shapes,
       run_elman_shape(r.shape, config, dir, r, refs[i], inputs);
       request["shapes"].push_back(dir.string());
       r.peers.push_back(run_onednn_shape(r, inputs, refs[i], config));
-    } catch (const Error& e) {
-      r.error = e.what();
+    } catch (const std::exception& e) {
+      r.error = failure_text(e);
       request["shapes"].push_back(nullptr);
     }
   }
@@ -436,8 +436,8 @@ BenchRun run_cpu_bench(const std::vector<BenchShape>& shapes,
       run_elman_stream(r.shape, config, dir, r, stream_refs[i]);
       request["streaming"].push_back(dir.string());
       r.peers.push_back(run_onednn_stream(r, stream_refs[i], config));
-    } catch (const Error& e) {
-      r.error = e.what();
+    } catch (const std::exception& e) {
+      r.error = failure_text(e);
       request["streaming"].push_back(nullptr);
     }
   }

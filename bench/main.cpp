@@ -1,9 +1,12 @@
 // elman-bench: elman against cuDNN (GPU) or PyTorch and oneDNN (CPU) on a grid of shapes, with FLOP
 // counts, floors and agreement checks, or (--train) end-to-end training against PyTorch.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -55,6 +58,22 @@ int run_train(const TrainBenchConfig& tc, const std::string& json_path, nlohmann
   // Both sides ran but their losses differ more than rounding explains: not a result.
   if (r.best_pytorch() && !train_losses_agree(r)) return 1;
   return 0;
+}
+
+// A --json file that cannot be written is found out before the benchmark runs, not after it:
+// the file is opened for writing (and removed again when it did not exist).
+void check_writable(const std::string& path) {
+  if (path.empty()) return;
+  std::error_code ec;
+  const bool existed = fs::exists(path, ec);
+  if (existed && fs::is_directory(path, ec))
+    throw elman::Error("--json: '" + path + "' is a folder, not a file");
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw elman::Error("--json: cannot write '" + path + "': " + std::strerror(errno) +
+                       " (checked before the benchmark runs)");
+  ::close(fd);
+  if (!existed) fs::remove(path, ec);
 }
 
 int run(int argc, char** argv) {
@@ -121,6 +140,7 @@ int run(int argc, char** argv) {
   train->excludes(quick, deep, file);
   CLI11_PARSE(app, argc, argv);
 
+  check_writable(json_path);
   const bool cpu = device == "cpu";
   if (train_mode && !cpu)
     throw elman::Error("--train compares training on the CPU: use --device cpu");

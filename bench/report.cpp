@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <new>
+#include <stdexcept>
 #include <ostream>
 
 namespace elman::bench {
@@ -15,6 +17,12 @@ const SideResult* best_peer(const ShapeResult& r, Phase p) {
     if (!best || s.phases[int(p)].median_ms < best->phases[int(p)].median_ms) best = &s;
   }
   return best;
+}
+
+std::string failure_text(const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e) || dynamic_cast<const std::length_error*>(&e))
+    return std::string("out of host memory: this row's buffers do not fit (") + e.what() + ")";
+  return e.what();
 }
 
 void fill_counts(ShapeResult& r, const Rates& rates) {

@@ -5,6 +5,7 @@
 #include <iosfwd>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,10 @@ struct Rates {
 
 // flops, bytes and floors of r.shape (with r.lengths for a varlen row)
 void fill_counts(ShapeResult& r, const Rates& rates);
+
+// Why a row (or one peer's run of it) failed, for its error column: the exception's message, or
+// for an allocation failure ("std::bad_alloc") what it means. A failing row never stops the run.
+std::string failure_text(const std::exception& e);
 
 // The terminal table. Its peer columns: with `columns` empty, the fastest agreeing peer's time
 // and name under `peer_label` (the GPU's cuDNN algorithms); else a time and a ratio for each peer
