@@ -16,6 +16,7 @@
 #include "bench/varlen.h"
 #include "elman/elman.h"
 #include "host/backend.h"
+#include "host/cpu/kernels.h"
 
 extern "C" int openblas_get_num_threads(void);
 
@@ -378,6 +379,8 @@ BenchRun run_cpu_bench(const std::vector<BenchShape>& shapes,
   env["device"] = cpu_model();
   env["cpu_cores"] = std::thread::hardware_concurrency();
   env["openblas_threads"] = openblas_get_num_threads();
+  env["elman_threads"] = Context(Device::cpu()).num_threads();  // the fused recurrence's
+  env["elman_cpu_kernels"] = detail::cpu::isa_name(detail::cpu::best_isa());
   env["pytorch_threads_requested"] = threads;
   std::string no_onednn;
   if (OnednnPeer* onednn = onednn_peer(&no_onednn)) {

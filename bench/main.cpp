@@ -204,14 +204,15 @@ int run(int argc, char** argv) {
               << env["cuda_runtime"].get<std::string>() << ", cuDNN "
               << env["cudnn"].get<std::string>() << " (" << env["cudnn_math"].get<std::string>()
               << ")\n";
-  else if (env["onednn_threads"].get<int>() > 0)
+  else {
     std::cout << "PyTorch " << env["pytorch"].get<std::string>() << "\noneDNN "
-              << env["onednn"].get<std::string>()
-              << ", threads: " << env["onednn_threads"].get<int>()
-              << "; timed: " << env["onednn_timing"].get<std::string>() << "\n";
-  else
-    std::cout << "PyTorch " << env["pytorch"].get<std::string>() << "\noneDNN "
-              << env["onednn"].get<std::string>() << "\n";
+              << env["onednn"].get<std::string>();
+    if (env["onednn_threads"].get<int>() > 0)
+      std::cout << ", threads: " << env["onednn_threads"].get<int>()
+                << "; timed: " << env["onednn_timing"].get<std::string>();
+    std::cout << "\nelman: threads: " << env["elman_threads"] << ", "
+              << env["elman_cpu_kernels"].get<std::string>() << " kernels\n";
+  }
   std::cout << "compute rate: " << rates.gemm_flop_per_s / 1e12 << " TFLOP/s (" << rates.gemm_what
             << "); copy: " << rates.copy_byte_per_s / 1e9 << " GB/s (" << rates.copy_what
             << ")\n\n";

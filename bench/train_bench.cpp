@@ -79,6 +79,7 @@ TrainResult run_train_bench(const TrainBenchConfig& config) {
   fs::create_directories(tmp.path() / "warm-up");  // the run folders (checkpoints go there)
   fs::create_directories(tmp.path() / "elman");
   Context ctx(Device::cpu());
+  r.elman_threads = ctx.num_threads();
   {  // Warm-up, untimed: two steps of a throwaway copy (the peer's script does the same).
     demo::TrainingRun warm(ctx, shape, common, tmp.path() / "warm-up", 1, {}, to);
     warm.trainer().fit(data.train.slice(0, std::min<int64_t>(2 * to.batch_size, r.sequences)),
@@ -95,7 +96,7 @@ TrainResult run_train_bench(const TrainBenchConfig& config) {
     r.elman.reason = fit.stopped ? fit.message : "the trainer ran no epoch";
   } else {
     r.elman.status = "ok";
-    r.elman.threads = r.elman_blas_threads;
+    r.elman.threads = r.elman_threads;
     r.elman.seconds = fit.epochs[0].seconds;
     r.elman.seq_per_s = fit.epochs[0].sequences_per_second;
     r.elman.loss = fit.epochs[0].train_loss;
@@ -174,7 +175,9 @@ void print_train(std::ostream& os, const TrainResult& r) {
     }
     os << line;
   };
-  side("elman", r.elman, "OpenBLAS threads: " + std::to_string(r.elman_blas_threads));
+  side("elman", r.elman,
+       "threads: " + std::to_string(r.elman_threads) +
+           ", OpenBLAS: " + std::to_string(r.elman_blas_threads));
   const TrainSide* best = r.best_pytorch();
   for (const TrainSide& p : r.pytorch)
     side("pytorch", p,
@@ -214,7 +217,8 @@ nlohmann::json train_to_json(const TrainResult& r) {
   t["elman_seq_per_s"] = r.elman.status == "ok" ? nlohmann::json(r.elman.seq_per_s) : nullptr;
   t["elman_seconds"] = r.elman.status == "ok" ? nlohmann::json(r.elman.seconds) : nullptr;
   t["elman_loss"] = r.elman.status == "ok" ? nlohmann::json(r.elman.loss) : nullptr;
-  t["elman_threads"] = r.elman_blas_threads;
+  t["elman_threads"] = r.elman_threads;
+  t["elman_blas_threads"] = r.elman_blas_threads;
   const TrainSide* best = r.best_pytorch();
   t["pytorch_version"] = r.pytorch_version;
   t["pytorch_status"] = best ? "ok" : r.pytorch.empty() ? "not run" : r.pytorch[0].status;

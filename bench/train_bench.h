@@ -38,6 +38,7 @@ struct TrainResult {
 
   TrainSide elman;
   int elman_blas_threads = 0;      // OpenBLAS's threads behind elman's CPU GEMMs
+  int elman_threads = 0;           // the context's threads (the fused recurrence's pool)
   std::vector<TrainSide> pytorch;  // one per thread count tried (one "not available" entry
                                    // when PyTorch is missing)
   std::string pytorch_version;
