@@ -19,7 +19,7 @@ struct BenchConfig {
   bool cudnn_tf32 = false;  // allow cuDNN TF32 tensor cores (elman is plain FP32 either way)
   std::string python;       // interpreter for the PyTorch side (--device cpu)
   std::string script;       // bench/pytorch_cpu.py
-  int threads = 0;          // PyTorch CPU threads (0: all cores)
+  int threads = 0;          // the CPU peers' threads, PyTorch's and oneDNN's (0: all cores)
   int stream_steps = 1000;  // streaming: measured steps per shape (median reported); >= 1000
   int stream_warmup = 50;   // streaming: untimed steps before them (the state carried through)
 };

@@ -1,10 +1,7 @@
-// The CPU side of elman-bench: elman's CPU backend against PyTorch's CPU nn.RNN, run by
-// bench/pytorch_cpu.py on the same weights and inputs (raw float32 files), agreement checked.
-#include <unistd.h>
-
+// The CPU side of elman-bench: elman's CPU backend against two peers on the same weights and
+// inputs, agreement checked: oneDNN's RNN primitive in process, PyTorch's nn.RNN in
+// bench/pytorch_cpu.py (raw float32 files).
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -13,9 +10,13 @@
 
 #include "bench/agreement.h"
 #include "bench/bench_config.h"
+#include "bench/host_timer.h"
+#include "bench/onednn_peer.h"
+#include "bench/python_exchange.h"
 #include "bench/varlen.h"
 #include "elman/elman.h"
 #include "host/backend.h"
+#include "host/cpu/kernels.h"
 
 extern "C" int openblas_get_num_threads(void);
 
@@ -38,57 +39,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-// A temporary directory for the exchange with Python, removed on every exit path.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "elman-bench-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw Error("elman-bench: cannot create a temporary directory");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void write_floats(const fs::path& p, const std::vector<float>& v) {
-  std::ofstream out(p, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size() * sizeof(float)));
-  if (!out) throw Error("elman-bench: cannot write " + p.string());
-}
-
-std::vector<float> read_floats(const fs::path& p, size_t n) {
-  std::ifstream in(p, std::ios::binary);
-  std::vector<float> v(n);
-  in.read(reinterpret_cast<char*>(v.data()), std::streamsize(n * sizeof(float)));
-  if (!in || in.peek() != EOF)
-    throw Error("elman-bench: " + p.string() + " does not hold exactly " + std::to_string(n) +
-                " floats (the PyTorch side failed?)");
-  return v;
-}
-
-// warmup + runs calls of setup(i) (untimed) and body(i) (timed); per-run ms.
-template <typename Setup, typename Body>
-Summary time_host(int warmup, int runs, Setup&& setup, Body&& body) {
-  std::vector<double> ms;
-  ms.reserve(size_t(runs));
-  for (int i = 0; i < warmup + runs; ++i) {
-    setup(i);
-    const auto t0 = Clock::now();
-    body(i);
-    const auto t1 = Clock::now();
-    if (i >= warmup) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-  }
-  return summarize(ms);
-}
 
 Rates measure_cpu_rates() {
   Rates rates;
@@ -119,11 +69,42 @@ std::string cpu_model() {
   return "unknown CPU";
 }
 
-// elman's results on input set 0, kept for the comparison with PyTorch's.
+// elman's results on input set 0, kept for the comparison with its peers'.
 using Reference = ElmanResults;
 
+// What elman ran on a shape, kept for oneDNN (the PyTorch script reads the same from files).
+struct PeerInputs {
+  std::vector<float> params;  // elman's flat parameters, PyTorch's order
+  std::vector<CpuInputSet> sets;
+};
+
+// A peer's results on input set 0 against elman's: the relative errors into p.errors, and
+// p.status "ok" or "disagrees" (the failures in p.reason).
+void judge_peer(const PeerResults& out, const Reference& ref, const ShapeResult& r, SideResult& p) {
+  const BenchShape& s = r.shape;
+  const int64_t T = s.seq_len, B = s.batch, DH = s.directions() * s.hidden;
+  p.errors["y_inference"] = relative_error(out.y_inference, ref.y_inference);
+  p.errors["y"] = relative_error(out.y, ref.y);
+  p.errors["h_n"] = relative_error(out.h_n, ref.h_n);
+  p.errors["dx"] = relative_error(out.dx, ref.dx);
+  p.errors["dh0"] = relative_error(out.dh0, ref.dh0);
+  p.errors["dw"] = relative_error(out.dw, ref.dw);
+  if (s.varlen) {  // outputs past each end are zero on both sides; elman's dx there too
+    p.errors["pad_y_inference_elman"] = double(ref.pad_y_inference);
+    p.errors["pad_y_elman"] = double(ref.pad_y);
+    p.errors["pad_dx_elman"] = double(ref.pad_dx);
+    p.errors["pad_y_inference_" + p.name] =
+        double(count_nonzero_padding(out.y_inference, r.lengths, T, B, DH));
+    p.errors["pad_y_" + p.name] = double(count_nonzero_padding(out.y, r.lengths, T, B, DH));
+  }
+  p.reason = disagreements(p.errors, kForwardTolerance, kGradientTolerance);
+  p.status = p.reason.empty() ? "ok" : "disagrees";
+}
+
+// Runs and times elman on shape s; writes the model and input sets for the PyTorch script into
+// `dir` and keeps them in `inputs` for oneDNN.
 void run_elman_shape(const BenchShape& s, const BenchConfig& cfg, const fs::path& dir,
-                     ShapeResult& r, Reference& ref) {
+                     ShapeResult& r, Reference& ref, PeerInputs& inputs) {
   Context ctx(Device::cpu());
   RNN rnn(ctx, s.options(), cfg.seed);
   const int64_t T = s.seq_len, B = s.batch, H = s.hidden, D = s.directions();
@@ -134,7 +115,8 @@ void run_elman_shape(const BenchShape& s, const BenchConfig& cfg, const fs::path
   };
   std::vector<Set> sets;
   fs::create_directories(dir);
-  write_floats(dir / "params.bin", rnn.flat_parameters().to_vector());
+  inputs.params = rnn.flat_parameters().to_vector();
+  write_floats(dir / "params.bin", inputs.params);
   for (int k = 0; k < cfg.rotations; ++k) {
     const uint64_t seed = cfg.seed * 1000003u + uint64_t(k) * 4;
     std::vector<float> x = random_values(T * B * s.input_size, seed);
@@ -149,6 +131,7 @@ void run_elman_shape(const BenchShape& s, const BenchConfig& cfg, const fs::path
     sets.push_back({Tensor::from_vector({T, B, s.input_size}, x),
                     Tensor::from_vector({LD, B, H}, h0), Tensor::from_vector({T, B, D * H}, dy),
                     Tensor::from_vector({LD, B, H}, dhy)});
+    inputs.sets.push_back({x, h0, dy, dhy});
   }
   RNNOutput inf_out, train_out;
   RNNCache cache;
@@ -193,9 +176,11 @@ void run_elman_shape(const BenchShape& s, const BenchConfig& cfg, const fs::path
   std::ofstream(dir / "spec.json") << spec.dump();
 }
 
-// elman's full forward over the streamed sequence, for the comparison with PyTorch's stream.
+// elman's full forward over the streamed sequence, for the comparison with its peers' streams,
+// and what it ran on (for oneDNN; PyTorch reads the same from files).
 struct StreamReference {
   std::vector<float> y, h_n;
+  std::vector<float> params, x, h0;  // flat parameters, [N, B, I], [L, B, H]
 };
 
 // Streaming on the CPU: the agreement of step_into with elman's own full forward, then each of
@@ -210,10 +195,11 @@ void run_elman_stream(const StreamShape& s, const BenchConfig& cfg, const fs::pa
   r.warmup = cfg.stream_warmup;
   r.timing = "host clock (std::chrono::steady_clock) around each step";
   const uint64_t seed = cfg.seed * 1000003u + 977;
-  const std::vector<float> xs = random_values(N * B * I, seed);
-  const std::vector<float> h0v = random_values(L * B * H, seed + 1);
+  const std::vector<float>& xs = ref.x = random_values(N * B * I, seed);
+  const std::vector<float>& h0v = ref.h0 = random_values(L * B * H, seed + 1);
+  ref.params = rnn.flat_parameters().to_vector();
   fs::create_directories(dir);
-  write_floats(dir / "params.bin", rnn.flat_parameters().to_vector());
+  write_floats(dir / "params.bin", ref.params);
   write_floats(dir / "x_stream.bin", xs);
   write_floats(dir / "h0_stream.bin", h0v);
   nlohmann::json names = nlohmann::json::array(), shapes = nlohmann::json::array();
@@ -268,29 +254,119 @@ void run_elman_stream(const StreamShape& s, const BenchConfig& cfg, const fs::pa
   r.elman.status = "ok";
 }
 
-// Runs the script on the request; its stdout is the JSON answer. Returns "" and sets *why when
-// Python or PyTorch is missing or the script failed.
-std::string run_python(const BenchConfig& cfg, const fs::path& request, std::string* why) {
-  const std::string cmd = "'" + cfg.python + "' '" + cfg.script + "' '" + request.string() + "'";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) {
-    *why = "cannot run " + cmd;
-    return "";
+// oneDNN's side of a row before it runs: "not available", and why, without the plugin.
+template <typename Side>
+Side onednn_side() {
+  Side p;
+  p.name = "onednn";
+  if (!onednn_peer(&p.reason)) p.status = "not available";
+  return p;
+}
+
+// oneDNN on shape r.shape: first the agreement of its results on input set 0 with elman's, then
+// the four phases timed as elman's are (inputs rotated, weight gradients accumulating). The
+// primitives, the weight reorders and the argument lists are made before any timing (OnednnRNN).
+SideResult run_onednn_shape(const ShapeResult& r, const PeerInputs& in, const Reference& ref,
+                            const BenchConfig& cfg) {
+  SideResult p = onednn_side<SideResult>();
+  if (p.status == "not available") return p;
+  if (r.shape.varlen) {
+    p.status = "rejected";
+    p.reason = "oneDNN's RNN primitive has no variable-length sequences";
+    return p;
   }
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
-  const int status = pclose(pipe);
-  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  if (code == 0) return out;
-  try {  // the script reports a missing torch as {"error": ...} with exit code 3
-    const nlohmann::json j = nlohmann::json::parse(out);
-    *why = j.value("error", "the PyTorch script failed");
-  } catch (const std::exception&) {
-    *why = code == 127 ? "'" + cfg.python + "' was not found"
-                       : "'" + cmd + "' exited with status " + std::to_string(code);
+  try {
+    const std::unique_ptr<OnednnRNN> model = onednn_peer(nullptr)->make_rnn(
+        r.shape.options(), r.shape.seq_len, r.shape.batch, in.params, in.sets);
+    OnednnRNN& rnn = *model;
+    judge_peer(rnn.results(0), ref, r, p);
+    if (p.status != "ok") return p;
+    const size_t K = in.sets.size();
+    const int wu = cfg.warmup, runs = cfg.runs;
+    auto none = [](int) {};
+    p.phases[int(Phase::kInference)] =
+        time_host(wu, runs, none, [&](int i) { rnn.inference(size_t(i) % K); });
+    p.phases[int(Phase::kTrainForward)] =
+        time_host(wu, runs, none, [&](int i) { rnn.train_forward(size_t(i) % K); });
+    p.phases[int(Phase::kBackward)] = time_host(
+        wu, runs, [&](int i) { rnn.train_forward(size_t(i) % K); },
+        [&](int i) { rnn.backward(size_t(i) % K); });
+    p.phases[int(Phase::kStep)] = time_host(wu, runs, none, [&](int i) {
+      rnn.train_forward(size_t(i) % K);
+      rnn.backward(size_t(i) % K);
+    });
+    p.timed = true;
+  } catch (const std::exception& e) {
+    p.status = "error";
+    p.reason = failure_text(e);
   }
-  return "";
+  return p;
+}
+
+// oneDNN's streaming step on the stream elman ran: its outputs and final state against elman's
+// full forward, then each step timed (the state carried), as elman's steps are.
+StreamSide run_onednn_stream(const StreamResult& r, const StreamReference& ref,
+                             const BenchConfig& cfg) {
+  StreamSide p = onednn_side<StreamSide>();
+  if (p.status == "not available") return p;
+  try {
+    const std::unique_ptr<OnednnStream> model =
+        onednn_peer(nullptr)->make_stream(r.shape.options(), r.shape.batch, ref.params);
+    OnednnStream& stream = *model;
+    const int64_t N = cfg.stream_warmup + cfg.stream_steps,
+                  step = r.shape.batch * r.shape.input_size;
+    std::vector<float> ys;
+    ys.reserve(ref.y.size());
+    stream.reset(ref.h0);
+    for (int64_t t = 0; t < N; ++t) {
+      stream.step(ref.x.data() + t * step);
+      const std::vector<float> y = stream.output();
+      ys.insert(ys.end(), y.begin(), y.end());
+    }
+    p.errors["stream_y_vs_elman_forward"] = relative_error(ys, ref.y);
+    p.errors["stream_h_n_vs_elman_forward"] = relative_error(stream.state(), ref.h_n);
+    p.reason = disagreements(p.errors, kForwardTolerance, kGradientTolerance);
+    if (!p.reason.empty()) {
+      p.status = "disagrees";
+      return p;
+    }
+    std::vector<double> ms;
+    ms.reserve(size_t(cfg.stream_steps));
+    stream.reset(ref.h0);
+    for (int64_t t = 0; t < N; ++t) {
+      const auto t0 = Clock::now();
+      stream.step(ref.x.data() + t * step);
+      const auto t1 = Clock::now();
+      if (t >= cfg.stream_warmup)
+        ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+    p.per_step = summarize(ms);
+    p.timed = true;
+    p.status = "ok";
+  } catch (const std::exception& e) {
+    p.status = "error";
+    p.reason = failure_text(e);
+  }
+  return p;
+}
+
+// elman's verdict from its peers': verified when one agreed and none disagreed. A disagreement
+// withholds elman's times (a fast wrong answer is not a result); with no peer, its times stand
+// unverified.
+template <typename Result>
+void settle(Result& r) {
+  bool agreed = false, disagreed = false;
+  for (const auto& p : r.peers) {
+    agreed = agreed || p.status == "ok";
+    disagreed = disagreed || p.status == "disagrees";
+  }
+  r.verified = agreed && !disagreed;
+  if (disagreed) {
+    r.elman.timed = false;
+    r.elman.status = "disagrees";
+  } else {
+    r.elman.status = agreed ? "ok" : "unverified";
+  }
 }
 
 }  // namespace
@@ -303,7 +379,20 @@ BenchRun run_cpu_bench(const std::vector<BenchShape>& shapes,
   env["device"] = cpu_model();
   env["cpu_cores"] = std::thread::hardware_concurrency();
   env["openblas_threads"] = openblas_get_num_threads();
+  env["elman_threads"] = Context(Device::cpu()).num_threads();  // the fused recurrence's
+  env["elman_cpu_kernels"] = detail::cpu::isa_name(detail::cpu::best_isa());
   env["pytorch_threads_requested"] = threads;
+  std::string no_onednn;
+  if (OnednnPeer* onednn = onednn_peer(&no_onednn)) {
+    env["onednn"] = onednn->description();
+    env["onednn_threads"] = onednn->set_threads(threads);  // by default every core
+  } else {
+    env["onednn"] = "not available: " + no_onednn;
+    env["onednn_threads"] = 0;
+  }
+  env["onednn_timing"] =
+      "primitive execute + stream wait; not timed: primitive creation, weight reorders into the "
+      "primitives' layouts (once per shape, as a user caches them), gradient reorders back";
   rates = measure_cpu_rates();
 
   TempDir tmp;
@@ -324,13 +413,16 @@ BenchRun run_cpu_bench(const std::vector<BenchShape>& shapes,
       r.lengths = draw_lengths(r.shape.batch, r.shape.seq_len,
                                lengths_seed(config.seed, r.shape.batch, r.shape.seq_len));
     fill_counts(r, rates);
-    std::cerr << "[" << i + 1 << "/" << shapes.size() << "] elman " << r.shape.name() << "\n";
+    std::cerr << "[" << i + 1 << "/" << shapes.size() << "] elman and oneDNN " << r.shape.name()
+              << "\n";
     const fs::path dir = tmp.path() / ("shape" + std::to_string(i));
     try {
-      run_elman_shape(r.shape, config, dir, r, refs[i]);
+      PeerInputs inputs;
+      run_elman_shape(r.shape, config, dir, r, refs[i], inputs);
       request["shapes"].push_back(dir.string());
-    } catch (const Error& e) {
-      r.error = e.what();
+      r.peers.push_back(run_onednn_shape(r, inputs, refs[i], config));
+    } catch (const std::exception& e) {
+      r.error = failure_text(e);
       request["shapes"].push_back(nullptr);
     }
   }
@@ -340,14 +432,15 @@ BenchRun run_cpu_bench(const std::vector<BenchShape>& shapes,
   for (size_t i = 0; i < stream_shapes.size(); ++i) {
     StreamResult& r = streams[i];
     r.shape = stream_shapes[i];
-    std::cerr << "[stream " << i + 1 << "/" << stream_shapes.size() << "] elman " << r.shape.name()
-              << "\n";
+    std::cerr << "[stream " << i + 1 << "/" << stream_shapes.size() << "] elman and oneDNN "
+              << r.shape.name() << "\n";
     const fs::path dir = tmp.path() / ("stream" + std::to_string(i));
     try {
       run_elman_stream(r.shape, config, dir, r, stream_refs[i]);
       request["streaming"].push_back(dir.string());
-    } catch (const Error& e) {
-      r.error = e.what();
+      r.peers.push_back(run_onednn_stream(r, stream_refs[i], config));
+    } catch (const std::exception& e) {
+      r.error = failure_text(e);
       request["streaming"].push_back(nullptr);
     }
   }
@@ -356,125 +449,88 @@ BenchRun run_cpu_bench(const std::vector<BenchShape>& shapes,
 
   std::cerr << "running the PyTorch side: " << config.python << " " << config.script << "\n";
   std::string why;
-  const std::string answer = run_python(config, req_path, &why);
-  nlohmann::json reply;
-  if (!answer.empty()) {
-    try {
-      reply = nlohmann::json::parse(answer);
-    } catch (const std::exception& e) {
-      why = std::string("the PyTorch script's output is not JSON: ") + e.what();
-    }
-  }
+  const nlohmann::json reply = ask_python(config.python, config.script, req_path, &why);
   if (reply.is_null()) {
     std::cerr << "\n*** PyTorch comparison unavailable: " << why
               << "\n*** (install Debian's python3-torch: apt-get install -y python3-torch)\n"
-              << "*** elman's own CPU times follow, unverified and without ratios.\n\n";
-    env["pytorch"] = "unavailable: " + why;
-    for (ShapeResult& r : results) {
-      SideResult p;
-      p.name = "pytorch";
-      p.status = "not run";
-      p.reason = why;
-      r.peers.push_back(p);
-      r.elman.status = "unverified";
-    }
-    for (StreamResult& r : streams) {
-      StreamSide p;
-      p.name = "pytorch";
-      p.status = "not run";
-      p.reason = why;
-      r.peers.push_back(p);
-    }
-    return run;
+              << "*** its column says 'not available'; oneDNN's, where it ran, stands.\n\n";
+    env["pytorch"] = "not available: " + why;
+  } else {
+    env["pytorch"] = reply.value("torch_version", "?");
+    env["pytorch_threads"] = reply.value("threads", 0);
   }
-  env["pytorch"] = reply.value("torch_version", "?");
-  env["pytorch_threads"] = reply.value("threads", 0);
+  const nlohmann::json none = nlohmann::json::array();
+  const nlohmann::json& shape_answers = reply.contains("shapes") ? reply["shapes"] : none;
+  const nlohmann::json& stream_answers = reply.contains("streaming") ? reply["streaming"] : none;
 
   for (size_t i = 0; i < results.size(); ++i) {
     ShapeResult& r = results[i];
-    if (!r.error.empty()) continue;
-    const nlohmann::json& a = reply["shapes"][i];
     SideResult p;
     p.name = "pytorch";
-    if (a.contains("error")) {
-      p.status = "error";
-      p.reason = a["error"].get<std::string>();
-      r.peers.push_back(p);
+    if (reply.is_null()) {
+      p.status = "not available";
+      p.reason = why;
+    } else if (!r.error.empty()) {
       continue;
-    }
-    const fs::path dir = tmp.path() / ("shape" + std::to_string(i));
-    const Reference& ref = refs[i];
-    const BenchShape& s = r.shape;
-    const int64_t T = s.seq_len, B = s.batch, DH = s.directions() * s.hidden;
-    const std::vector<float> y_inf =
-        read_floats(dir / "out_y_inference.bin", ref.y_inference.size());
-    const std::vector<float> y = read_floats(dir / "out_y.bin", ref.y.size());
-    p.errors["y_inference"] = relative_error(y_inf, ref.y_inference);
-    p.errors["y"] = relative_error(y, ref.y);
-    p.errors["h_n"] = relative_error(read_floats(dir / "out_h_n.bin", ref.h_n.size()), ref.h_n);
-    p.errors["dx"] = relative_error(read_floats(dir / "out_dx.bin", ref.dx.size()), ref.dx);
-    p.errors["dh0"] = relative_error(read_floats(dir / "out_dh0.bin", ref.dh0.size()), ref.dh0);
-    p.errors["dw"] = relative_error(read_floats(dir / "out_dw.bin", ref.dw.size()), ref.dw);
-    if (s.varlen) {  // outputs past each end are zero on both sides; elman's dx there too
-      p.errors["pad_y_inference_elman"] = double(ref.pad_y_inference);
-      p.errors["pad_y_elman"] = double(ref.pad_y);
-      p.errors["pad_dx_elman"] = double(ref.pad_dx);
-      p.errors["pad_y_inference_pytorch"] =
-          double(count_nonzero_padding(y_inf, r.lengths, T, B, DH));
-      p.errors["pad_y_pytorch"] = double(count_nonzero_padding(y, r.lengths, T, B, DH));
-    }
-    const std::string bad = disagreements(p.errors, kForwardTolerance, kGradientTolerance);
-    if (!bad.empty()) {  // a fast wrong answer is not a result: elman's times are withheld
-      p.status = "disagrees";
-      p.reason = bad;
-      r.elman.timed = false;
-      r.elman.status = "disagrees";
+    } else if (i >= shape_answers.size() || shape_answers[i].contains("error")) {
+      p.status = "error";
+      p.reason = i < shape_answers.size() ? shape_answers[i]["error"].get<std::string>()
+                                          : "the PyTorch script returned no result";
     } else {
-      for (int ph = 0; ph < kNumPhases; ++ph)
-        p.phases[ph] = summarize(a["times_ms"][phase_name(Phase(ph))].get<std::vector<double>>());
-      p.timed = true;
-      p.status = "ok";
-      r.verified = true;
-      r.elman.status = "ok";
+      const fs::path dir = tmp.path() / ("shape" + std::to_string(i));
+      const Reference& ref = refs[i];
+      PeerResults out;
+      out.y_inference = read_floats(dir / "out_y_inference.bin", ref.y_inference.size());
+      out.y = read_floats(dir / "out_y.bin", ref.y.size());
+      out.h_n = read_floats(dir / "out_h_n.bin", ref.h_n.size());
+      out.dx = read_floats(dir / "out_dx.bin", ref.dx.size());
+      out.dh0 = read_floats(dir / "out_dh0.bin", ref.dh0.size());
+      out.dw = read_floats(dir / "out_dw.bin", ref.dw.size());
+      judge_peer(out, ref, r, p);
+      if (p.status == "ok") {
+        const nlohmann::json& times = shape_answers[i]["times_ms"];
+        for (int ph = 0; ph < kNumPhases; ++ph)
+          p.phases[ph] = summarize(times[phase_name(Phase(ph))].get<std::vector<double>>());
+        p.timed = true;
+      }
     }
     r.peers.push_back(p);
   }
 
-  const nlohmann::json no_streams = nlohmann::json::array();
-  const nlohmann::json& stream_answers =
-      reply.contains("streaming") ? reply["streaming"] : no_streams;
   for (size_t i = 0; i < streams.size(); ++i) {
     StreamResult& r = streams[i];
-    if (!r.error.empty()) continue;
     StreamSide p;
     p.name = "pytorch";
-    if (i >= stream_answers.size() || stream_answers[i].contains("error")) {
+    if (reply.is_null()) {
+      p.status = "not available";
+      p.reason = why;
+    } else if (!r.error.empty()) {
+      continue;
+    } else if (i >= stream_answers.size() || stream_answers[i].contains("error")) {
       p.status = "error";
       p.reason = i < stream_answers.size() ? stream_answers[i]["error"].get<std::string>()
                                            : "the PyTorch script returned no streaming result";
-      r.peers.push_back(p);
-      continue;
-    }
-    const fs::path dir = tmp.path() / ("stream" + std::to_string(i));
-    const StreamReference& ref = stream_refs[i];
-    p.errors["stream_y_vs_elman_forward"] =
-        relative_error(read_floats(dir / "out_stream_y.bin", ref.y.size()), ref.y);
-    p.errors["stream_h_n_vs_elman_forward"] =
-        relative_error(read_floats(dir / "out_stream_h_n.bin", ref.h_n.size()), ref.h_n);
-    const std::string bad = disagreements(p.errors, kForwardTolerance, kGradientTolerance);
-    if (!bad.empty()) {  // as for the shapes: elman's time is withheld
-      p.status = "disagrees";
-      p.reason = bad;
-      r.elman.timed = false;
-      r.elman.status = "disagrees";
     } else {
-      p.per_step = summarize(stream_answers[i]["times_ms"].get<std::vector<double>>());
-      p.timed = true;
-      p.status = "ok";
-      r.verified = r.elman.status == "ok";
+      const fs::path dir = tmp.path() / ("stream" + std::to_string(i));
+      const StreamReference& ref = stream_refs[i];
+      p.errors["stream_y_vs_elman_forward"] =
+          relative_error(read_floats(dir / "out_stream_y.bin", ref.y.size()), ref.y);
+      p.errors["stream_h_n_vs_elman_forward"] =
+          relative_error(read_floats(dir / "out_stream_h_n.bin", ref.h_n.size()), ref.h_n);
+      p.reason = disagreements(p.errors, kForwardTolerance, kGradientTolerance);
+      p.status = p.reason.empty() ? "ok" : "disagrees";
+      if (p.status == "ok") {
+        p.per_step = summarize(stream_answers[i]["times_ms"].get<std::vector<double>>());
+        p.timed = true;
+      }
     }
     r.peers.push_back(p);
   }
+
+  for (ShapeResult& r : results)
+    if (r.error.empty()) settle(r);
+  for (StreamResult& r : streams)
+    if (r.error.empty() && r.elman.status == "ok") settle(r);  // else its own check failed
   return run;
 }
 

@@ -343,9 +343,9 @@ void run_shape(Context& ctx, const CudnnShared& cs, const BenchConfig& cfg, Even
     side.name = algo_name(algo);
     try {
       run_cudnn_algo(cs, algo, s, lens, cfg, rnn.flat_parameters(), sets, ref, timer, side);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
       side.status = "error";
-      side.reason = e.what();
+      side.reason = failure_text(e);
       cudaGetLastError();  // a failed allocation is not sticky; leave the next algorithm a clean
                            // slate
     }
@@ -496,9 +496,9 @@ void run_stream(Context& ctx, const CudnnShared& cs, const BenchConfig& cfg, Eve
     side.name = algo_name(algo);
     try {
       run_cudnn_stream_algo(cs, algo, s, cfg, rnn.flat_parameters(), in, timer, side);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
       side.status = "error";
-      side.reason = e.what();
+      side.reason = failure_text(e);
       cudaGetLastError();
     }
     r.peers.push_back(side);
@@ -619,8 +619,8 @@ BenchRun run_gpu_bench(const std::vector<BenchShape>& shapes,
         run_shape(ctx, cs, config, timer, sorted);
         r = std::move(sorted);
       }
-    } catch (const Error& e) {
-      r.error = e.what();
+    } catch (const std::exception& e) {
+      r.error = failure_text(e);
       cudaGetLastError();
     }
     std::cerr << (r.error.empty() ? (r.verified ? "  ok" : "  unverified") : "  failed") << "\n";
@@ -635,8 +635,8 @@ BenchRun run_gpu_bench(const std::vector<BenchShape>& shapes,
                 << std::flush;
       try {
         run_stream(ctx, cs, config, stream_timer, r);
-      } catch (const Error& e) {
-        r.error = e.what();
+      } catch (const std::exception& e) {
+        r.error = failure_text(e);
         cudaGetLastError();
       }
       std::cerr << (r.error.empty() ? (r.verified ? "  ok" : "  unverified") : "  failed") << "\n";

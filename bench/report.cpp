@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <new>
+#include <stdexcept>
 #include <ostream>
 
 namespace elman::bench {
@@ -15,6 +17,12 @@ const SideResult* best_peer(const ShapeResult& r, Phase p) {
     if (!best || s.phases[int(p)].median_ms < best->phases[int(p)].median_ms) best = &s;
   }
   return best;
+}
+
+std::string failure_text(const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e) || dynamic_cast<const std::length_error*>(&e))
+    return std::string("out of host memory: this row's buffers do not fit (") + e.what() + ")";
+  return e.what();
 }
 
 void fill_counts(ShapeResult& r, const Rates& rates) {
@@ -30,13 +38,61 @@ static std::string fmt(const char* f, double v) {
   return buf;
 }
 
+std::string named_peer_cells(const std::vector<PeerTime>& row,
+                             const std::vector<std::string>& columns, double elman_ms, double scale,
+                             int decimals) {
+  std::string cells;
+  char buf[64];
+  for (const std::string& name : columns) {
+    const PeerTime* p = nullptr;
+    for (const PeerTime& t : row)
+      if (t.name == name) p = &t;
+    std::string word = "-";  // no such peer in this row
+    if (p) word = p->status == "not available" ? "n/a" : p->status;
+    if (p && p->timed)
+      std::snprintf(buf, sizeof buf, " %10.*f %6.2f", decimals, p->ms * scale, p->ms / elman_ms);
+    else
+      std::snprintf(buf, sizeof buf, " %10s %6s", word.c_str(), "-");
+    cells += buf;
+  }
+  return cells;
+}
+
+std::string named_peer_header(const std::vector<std::string>& columns, const std::string& unit) {
+  std::string cells;
+  char buf[64];
+  for (const std::string& name : columns) {
+    std::snprintf(buf, sizeof buf, " %10s %6s", (name + " " + unit).c_str(), "ratio");
+    cells += buf;
+  }
+  return cells;
+}
+
+nlohmann::json by_peer_json(const PeerTime& peer, const std::string& reason, double elman_ms,
+                            const std::string& time_key, double scale) {
+  if (!peer.timed) return {{"status", peer.status}, {"reason", reason}};
+  nlohmann::json j = {{"status", peer.status}, {time_key, peer.ms * scale}};
+  if (elman_ms > 0) j["ratio_peer_over_elman"] = peer.ms / elman_ms;
+  return j;
+}
+
+static PeerTime phase_time(const SideResult& s, Phase p) {
+  return {s.name, s.status, s.status == "ok" && s.timed, s.phases[int(p)].median_ms};
+}
+
 void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
-                 const std::string& peer_label) {
+                 const std::string& peer_label, const std::vector<std::string>& columns) {
   char line[256];
-  std::snprintf(line, sizeof line, "%-30s %-9s %10s %10s %-22s %7s %8s %9s %9s\n", "shape", "phase",
-                "elman ms", "peer ms", ("peer (" + peer_label + ")").c_str(), "ratio", "TFLOP/s",
-                "floor.C", "floor.M");
-  os << line << std::string(122, '-') << "\n";
+  if (columns.empty())
+    std::snprintf(line, sizeof line, "%-30s %-9s %10s %10s %-22s %7s", "shape", "phase", "elman ms",
+                  "peer ms", ("peer (" + peer_label + ")").c_str(), "ratio");
+  else
+    std::snprintf(line, sizeof line, "%-30s %-9s %10s%s", "shape", "phase", "elman ms",
+                  named_peer_header(columns, "ms").c_str());
+  std::string head = line;
+  std::snprintf(line, sizeof line, " %8s %9s %9s", "TFLOP/s", "floor.C", "floor.M");
+  head += line;
+  os << head << "\n" << std::string(head.size(), '-') << "\n";
   for (const ShapeResult& r : results) {
     const std::string name = r.shape.name();
     if (!r.error.empty()) {
@@ -44,7 +100,7 @@ void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
       continue;
     }
     if (!r.verified && !r.elman.timed) {
-      os << name << "  NOT REPORTED: elman did not agree with any peer";
+      os << name << "  NOT REPORTED: elman did not agree with its peers";
       for (const SideResult& s : r.peers)
         os << "; " << s.name << " " << s.status << (s.reason.empty() ? "" : " (" + s.reason + ")");
       os << "\n";
@@ -54,13 +110,24 @@ void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
       const Phase ph = static_cast<Phase>(p);
       const double e = r.elman.phases[p].median_ms;
       const SideResult* peer = best_peer(r, ph);
-      const std::string peer_ms = peer ? fmt("%.4f", peer->phases[p].median_ms) : "-";
-      const std::string ratio = peer ? fmt("%.2f", peer->phases[p].median_ms / e) : "-";
-      std::snprintf(line, sizeof line, "%-30s %-9s %10.4f %10s %-22s %7s %8.3f %9.4f %9.4f\n",
-                    p == 0 ? name.c_str() : "", phase_name(ph), e, peer_ms.c_str(),
-                    peer ? peer->name.c_str() : "-", ratio.c_str(), tflop_per_s(r.flops.v[p], e),
+      std::string row;
+      if (columns.empty()) {
+        const std::string peer_ms = peer ? fmt("%.4f", peer->phases[p].median_ms) : "-";
+        const std::string ratio = peer ? fmt("%.2f", peer->phases[p].median_ms / e) : "-";
+        std::snprintf(line, sizeof line, "%-30s %-9s %10.4f %10s %-22s %7s",
+                      p == 0 ? name.c_str() : "", phase_name(ph), e, peer_ms.c_str(),
+                      peer ? peer->name.c_str() : "-", ratio.c_str());
+        row = line;
+      } else {
+        std::vector<PeerTime> times;
+        for (const SideResult& s : r.peers) times.push_back(phase_time(s, ph));
+        std::snprintf(line, sizeof line, "%-30s %-9s %10.4f", p == 0 ? name.c_str() : "",
+                      phase_name(ph), e);
+        row = line + named_peer_cells(times, columns, e, 1.0, 4);
+      }
+      std::snprintf(line, sizeof line, " %8.3f %9.4f %9.4f\n", tflop_per_s(r.flops.v[p], e),
                     r.floors[p].compute_ms, r.floors[p].memory_ms);
-      os << line;
+      os << row << line;
     }
     if (!r.verified) os << "    UNVERIFIED: elman's times above were not checked against a peer\n";
     if (!r.note.empty()) os << "    note: " << r.note << "\n";
@@ -69,8 +136,10 @@ void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
         os << "    " << s.name << ": " << s.status << (s.reason.empty() ? "" : " - " + s.reason)
            << "\n";
   }
-  os << "ratio = peer ms / elman ms (> 1: elman is faster). TFLOP/s: elman's. floor.C = FLOPs / "
-        "measured SGEMM rate, floor.M = minimal bytes / measured copy bandwidth (ms).\n";
+  os << "ratio = peer ms / elman ms (> 1: elman is faster)"
+     << (columns.empty() ? "" : "; n/a: the peer is not available")
+     << ". TFLOP/s: elman's. floor.C = FLOPs / measured SGEMM rate, floor.M = minimal bytes / "
+        "measured copy bandwidth (ms).\n";
   bool any_varlen = false;
   for (const ShapeResult& r : results) any_varlen = any_varlen || r.shape.varlen;
   if (any_varlen)
@@ -133,6 +202,10 @@ nlohmann::json to_json(const std::vector<ShapeResult>& results, const Rates& rat
           q["ratio_peer_over_elman"] = peer->phases[p].median_ms / e;
         }
       }
+      for (const SideResult& s : r.peers)
+        q["by_peer"][s.name] =
+            by_peer_json(phase_time(s, ph), s.reason,
+                         r.elman.timed ? r.elman.phases[p].median_ms : 0, "ms", 1.0);
       j["phases"][phase_name(ph)] = q;
     }
     shapes.push_back(j);

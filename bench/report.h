@@ -5,6 +5,7 @@
 #include <iosfwd>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -51,12 +52,39 @@ struct Rates {
 // flops, bytes and floors of r.shape (with r.lengths for a varlen row)
 void fill_counts(ShapeResult& r, const Rates& rates);
 
+// Why a row (or one peer's run of it) failed, for its error column: the exception's message, or
+// for an allocation failure ("std::bad_alloc") what it means. A failing row never stops the run.
+std::string failure_text(const std::exception& e);
+
+// The terminal table. Its peer columns: with `columns` empty, the fastest agreeing peer's time
+// and name under `peer_label` (the GPU's cuDNN algorithms); else a time and a ratio for each peer
+// named in `columns` (the CPU's "pytorch" and "onednn"), side by side.
 void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
-                 const std::string& peer_label);
+                 const std::string& peer_label, const std::vector<std::string>& columns = {});
+// The --json record. Each phase has the fastest agreeing peer ("peer", "peer_ms", ...) and, under
+// "by_peer", every peer by name: {"ms", "ratio_peer_over_elman"} when it agreed and was timed,
+// else {"status", "reason"} ("not available" when the peer is missing).
 nlohmann::json to_json(const std::vector<ShapeResult>& results, const Rates& rates);
 
-// Pieces of the JSON shared by the shape and the streaming reports.
+// Pieces of the tables and the JSON shared by the shape and the streaming reports.
 nlohmann::json summary_json(const Summary& s);
 nlohmann::json errors_json(const std::map<std::string, double>& errors);  // inf as "inf"
+
+// One peer's time in a row: `ms` is meaningful when `timed` (the peer agreed and was timed).
+struct PeerTime {
+  std::string name, status;
+  bool timed = false;
+  double ms = 0;
+};
+// The named peers' cells of a row (" time ratio" each, the time times `scale` with `decimals`
+// digits, the ratio peer / elman), a peer without a time showing its status ("n/a": not
+// available; "-": no such peer), and their header.
+std::string named_peer_cells(const std::vector<PeerTime>& row,
+                             const std::vector<std::string>& columns, double elman_ms, double scale,
+                             int decimals);
+std::string named_peer_header(const std::vector<std::string>& columns, const std::string& unit);
+// by_peer's entry of one peer (see to_json); `scale` turns ms into the JSON's unit.
+nlohmann::json by_peer_json(const PeerTime& peer, const std::string& reason, double elman_ms,
+                            const std::string& time_key, double scale);
 
 }  // namespace elman::bench

@@ -74,14 +74,23 @@ const StreamSide* best_stream_peer(const StreamResult& r) {
   return best;
 }
 
+static PeerTime step_time(const StreamSide& s) {
+  return {s.name, s.status, s.status == "ok" && s.timed, s.per_step.median_ms};
+}
+
 void print_stream_table(std::ostream& os, const std::vector<StreamResult>& results,
-                        const std::string& peer_label) {
+                        const std::string& peer_label, const std::vector<std::string>& columns) {
   if (results.empty()) return;
   char line[256];
-  std::snprintf(line, sizeof line, "%-24s %11s %11s %11s %-22s %7s %9s\n", "streaming shape",
-                "elman us", "elman p90", "peer us", ("peer (" + peer_label + ")").c_str(), "ratio",
-                "GFLOP/s");
-  os << line << std::string(100, '-') << "\n";
+  if (columns.empty())
+    std::snprintf(line, sizeof line, "%-24s %11s %11s %11s %-22s %7s %9s", "streaming shape",
+                  "elman us", "elman p90", "peer us", ("peer (" + peer_label + ")").c_str(),
+                  "ratio", "GFLOP/s");
+  else
+    std::snprintf(line, sizeof line, "%-24s %11s %11s%s %9s", "streaming shape", "elman us",
+                  "elman p90", named_peer_header(columns, "us").c_str(), "GFLOP/s");
+  const std::string head = line;
+  os << head << "\n" << std::string(head.size(), '-') << "\n";
   for (const StreamResult& r : results) {
     const std::string name = r.shape.name();
     if (!r.error.empty()) {
@@ -100,16 +109,25 @@ void print_stream_table(std::ostream& os, const std::vector<StreamResult>& resul
     std::vector<double> sorted = r.elman.per_step.samples_ms;
     std::sort(sorted.begin(), sorted.end());
     const double p90 = sorted.empty() ? 0 : sorted[size_t(0.9 * double(sorted.size() - 1))];
-    const StreamSide* peer = best_stream_peer(r);
-    char peer_us[32] = "-", ratio[32] = "-";
-    if (peer) {
-      std::snprintf(peer_us, sizeof peer_us, "%.2f", peer->per_step.median_ms * 1e3);
-      std::snprintf(ratio, sizeof ratio, "%.2f", peer->per_step.median_ms / e);
+    const double gflops = step_flops(r.shape) / (e * 1e-3) / 1e9;
+    if (columns.empty()) {
+      const StreamSide* peer = best_stream_peer(r);
+      char peer_us[32] = "-", ratio[32] = "-";
+      if (peer) {
+        std::snprintf(peer_us, sizeof peer_us, "%.2f", peer->per_step.median_ms * 1e3);
+        std::snprintf(ratio, sizeof ratio, "%.2f", peer->per_step.median_ms / e);
+      }
+      std::snprintf(line, sizeof line, "%-24s %11.2f %11.2f %11s %-22s %7s %9.2f\n", name.c_str(),
+                    e * 1e3, p90 * 1e3, peer_us, peer ? peer->name.c_str() : "-", ratio, gflops);
+      os << line;
+    } else {
+      std::vector<PeerTime> times;
+      for (const StreamSide& s : r.peers) times.push_back(step_time(s));
+      std::snprintf(line, sizeof line, "%-24s %11.2f %11.2f", name.c_str(), e * 1e3, p90 * 1e3);
+      os << line << named_peer_cells(times, columns, e, 1e3, 2);
+      std::snprintf(line, sizeof line, " %9.2f\n", gflops);
+      os << line;
     }
-    std::snprintf(line, sizeof line, "%-24s %11.2f %11.2f %11s %-22s %7s %9.2f\n", name.c_str(),
-                  e * 1e3, p90 * 1e3, peer_us, peer ? peer->name.c_str() : "-", ratio,
-                  step_flops(r.shape) / (e * 1e-3) / 1e9);
-    os << line;
     if (!r.verified) os << "    UNVERIFIED: no peer agreed with elman's stream\n";
     for (const StreamSide& s : r.peers)
       if (s.status != "ok")
@@ -152,6 +170,10 @@ nlohmann::json stream_to_json(const std::vector<StreamResult>& results) {
         j["ratio_peer_over_elman"] = peer->per_step.median_ms / e;
       }
     }
+    for (const StreamSide& p : r.peers)
+      j["by_peer"][p.name] =
+          by_peer_json(step_time(p), p.reason, r.elman.timed ? r.elman.per_step.median_ms : 0,
+                       "us_per_step", 1e3);
     out.push_back(j);
   }
   return out;

@@ -70,8 +70,11 @@ bool stream_matches_forward(RNN& rnn, const Tensor& h0, const std::vector<Tensor
                             const std::vector<float>& ref_y, const std::vector<float>& ref_h_n,
                             StreamSide& elman, std::vector<float>& final_state);
 
+// The table; its peer columns as print_table's (report.h). The JSON's entries name the fastest
+// agreeing peer and, under "by_peer", every peer as to_json's phases do (times in us per step).
 void print_stream_table(std::ostream& os, const std::vector<StreamResult>& results,
-                        const std::string& peer_label);
+                        const std::string& peer_label,
+                        const std::vector<std::string>& columns = {});
 nlohmann::json stream_to_json(const std::vector<StreamResult>& results);
 
 }  // namespace elman::bench

@@ -6,17 +6,17 @@
 #include <iostream>
 #include <random>
 
+#include "chars_data.h"
 #include "scenario_common.h"
 #include "scenarios.h"
 
 namespace demo {
 namespace {
 
-struct CharsOptions {
+struct CharsOptions : CharsSettings {
   std::string text, prime = "ROMEO:";
-  int64_t max_chars = 0, seq_len = 50, hidden = 128, batch = 32, epochs = 3, sample = 400;
-  int64_t bptt = 50;
-  float lr = 0.01f, clip = 5.0f, temperature = 0.8f, val_fraction = 0.1f;
+  int64_t sample = 400;
+  float temperature = 0.8f;
 };
 
 // Reads `prime` (ids), then samples `count` characters from softmax(logits / temperature).
@@ -58,29 +58,17 @@ std::string sample_text(elman::RNN& rnn, elman::Linear& fc, const elman::Vocabul
   return result;
 }
 
-// The byte length of the first `max_chars` characters of a UTF-8 text (all of it when it has
-// fewer): a cut never falls inside a character.
-size_t utf8_prefix_bytes(const std::string& text, int64_t max_chars) {
-  int64_t chars = 0;
-  for (size_t i = 0; i < text.size(); ++i)
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && chars++ == max_chars) return i;
-  return text.size();
-}
-
 // How a character reads in hidden_states.csv's input column.
 std::string label_of(const std::string& symbol) {
   return symbol == "\n" ? "\\n" : symbol == " " ? "' '" : symbol;
 }
 
 int run_chars(const CommonOptions& common, const CharsOptions& o) {
-  std::string text = elman::read_text_file(o.text);
-  const std::string fingerprint = content_fingerprint(text);
-  const elman::Vocabulary full_vocab = elman::Vocabulary::from_text(text);  // checks the UTF-8
-  const size_t full_chars = full_vocab.encode(text).size();
-  if (o.max_chars > 0) text.resize(utf8_prefix_bytes(text, o.max_chars));
-  const elman::Vocabulary vocab = elman::Vocabulary::from_text(text);
-  const std::vector<int> ids = vocab.encode(text);
-  const int64_t n = static_cast<int64_t>(ids.size());
+  const CharsData data = load_chars_data(o.text, o);
+  const elman::Vocabulary& vocab = data.vocab;
+  const std::vector<int>& ids = data.ids;
+  const elman::Dataset &train = data.train, &val = data.val;
+  const int64_t n = static_cast<int64_t>(ids.size()), split = data.split;
   // Everything the run needs after training is checked before it.
   if (o.prime.empty())
     throw elman::Error("chars: --prime must hold at least one character (the sample starts "
@@ -92,17 +80,11 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
     throw elman::Error("chars: --prime '" + o.prime + "' cannot start a sample of this text: " +
                        e.what() + " (pick a --prime made of the text's characters)");
   }
-  const int64_t split = n - static_cast<int64_t>(std::llround(o.val_fraction * n));
-  if (split < o.seq_len + 1 || n - split < o.seq_len + 1)
-    throw elman::Error("chars: the text (" + std::to_string(n) + " characters used) is too " +
-                       "short for training and validation sequences of " +
-                       std::to_string(o.seq_len) + " characters (--seq-len, --val-fraction)");
-  const elman::Dataset train = elman::make_char_sequences(ids, vocab.size(), o.seq_len, 0, split);
-  const elman::Dataset val = elman::make_char_sequences(ids, vocab.size(), o.seq_len, split, n);
   std::printf(
       "chars: %s, %lld of %zu characters used (--max-chars), vocabulary of %lld; "
       "%lld training and %lld validation sequences of %lld characters\n",
-      o.text.c_str(), static_cast<long long>(n), full_chars, static_cast<long long>(vocab.size()),
+      o.text.c_str(), static_cast<long long>(n), data.file_chars,
+      static_cast<long long>(vocab.size()),
       static_cast<long long>(train.size()), static_cast<long long>(val.size()),
       static_cast<long long>(o.seq_len));
 
@@ -110,21 +92,15 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
   elman::Context ctx(device);
   char fraction[32];
   std::snprintf(fraction, sizeof fraction, "%.9g", static_cast<double>(o.val_fraction));
-  const ModelShape shape{vocab.size(), o.hidden, vocab.size(), o.lr};
+  const ModelShape shape = chars_model(o, vocab.size());
   const RunIdentity identity = run_identity("chars", shape,
-                                            {{"text_content", fingerprint},
+                                            {{"text_content", data.fingerprint},
                                              {"max_chars", std::to_string(o.max_chars)},
                                              {"seq_len", std::to_string(o.seq_len)},
                                              {"val_fraction", fraction},
                                              {"vocabulary", vocab.chars()}});
   const auto dir = make_run_folder(common, "chars", identity);
-  elman::TrainerOptions to;
-  to.batch_size = o.batch;
-  to.clip_norm = o.clip;
-  to.bptt = o.bptt;
-  to.head = elman::HeadMode::kEveryStep;
-  to.loss = elman::LossType::kCrossEntropy;
-  TrainingRun run(ctx, shape, common, dir, o.epochs, identity, to);
+  TrainingRun run(ctx, shape, common, dir, o.epochs, identity, chars_trainer_options(o));
   const double bits = 1.0 / std::log(2.0);
   std::printf(
       "RNN(%lld, %lld) + Linear(%lld, %lld) on every step, Adam lr %g, batch %lld, "

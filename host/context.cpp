@@ -56,4 +56,16 @@ Device Context::device() const { return backend().device(); }
 CUstream_st* Context::stream() const { return backend().stream(); }
 void Context::synchronize() { backend().synchronize(); }
 
+void Context::set_num_threads(int n) {
+  if (!device().is_cpu())
+    throw Error("Context::set_num_threads: the context is on " + device().str() +
+                "; the thread count is a CPU setting");
+  static_cast<detail::CpuBackend&>(backend()).set_num_threads(n);
+}
+
+int Context::num_threads() const {
+  if (!device().is_cpu()) return 1;
+  return static_cast<const detail::CpuBackend&>(backend()).num_threads();
+}
+
 }  // namespace elman

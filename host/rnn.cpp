@@ -10,6 +10,7 @@
 #include "elman/error.h"
 #include "host/backend.h"
 #include "host/init.h"
+#include "host/recurrence.h"
 #include "host/rnn_state.h"
 
 namespace elman {
@@ -93,6 +94,15 @@ RNN::RNN(const Context& ctx, const RNNOptions& options, uint64_t seed) try
 }
 
 RNN::~RNN() = default;
+
+void RNN::set_algorithm(Algorithm algorithm) {
+  detail::resolve_algorithm("RNN::set_algorithm", algorithm, ctx_.device());  // throws if unusable
+  algorithm_ = algorithm;
+}
+
+Algorithm RNN::resolved_algorithm() const {
+  return detail::resolve_algorithm("RNN::resolved_algorithm", algorithm_, ctx_.device());
+}
 RNN::RNN(RNN&&) noexcept = default;
 
 static size_t index_of(const std::vector<std::string>& names, const std::string& name,

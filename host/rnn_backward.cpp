@@ -1,21 +1,96 @@
-// BPTT (DESIGN.md §1-2): per layer, top down, and direction: per step one fused BackwardStep
-// (delta = g * f') and one GEMM over the running sequences (g <- W_hh^T delta); after the loop
-// one GEMM each for dW_ih, dW_hh, the bias gradients and the layer's input gradient, over all
-// steps at once (delta is zero at padded steps, so they add nothing).
+// BPTT (DESIGN.md §1-2), per layer from the top and per direction: the upstream gradients in
+// internal order, the recurrence (host/recurrence.h: delta_t and dL/dh0, with the model's
+// algorithm), then over all steps at once the weight gradients and the input gradient (delta is
+// zero at padded steps, so they add nothing).
 #include <utility>
 
 #include "elman/error.h"
 #include "host/alias_checks.h"
 #include "host/backend.h"
 #include "host/buffers.h"
+#include "host/products.h"
+#include "host/recurrence.h"
 #include "host/rnn_state.h"
 #include "host/shape_checks.h"
 
 namespace elman {
-
-using detail::Trans;
-
 namespace {
+
+using detail::Backend;
+
+// The gradients arriving from above, in internal order.
+struct Upstream {
+  const float* dy;  // [T, B, D*H]: dL/dy of the top layer (padded steps are never read)
+  const float* gh;  // [L*D, B, H]: dL/dh_n, or nullptr for zeros
+};
+
+// g_t's outside sources (DESIGN.md §1): grad_output as dL/dy of the top layer and grad_h_n as the
+// gradient entering each direction's last step, rearranged into internal order where needed.
+Upstream upstream_gradients(Backend& be, const RNNOptions& o, const detail::DeviceBatch& batch,
+                            const Tensor& grad_output, const Tensor& grad_h_n, Tensor& dy_buffer,
+                            Tensor& gh_buffer) {
+  const int64_t T = batch.plan.seq_len, B = batch.plan.batch;
+  const int64_t DH = o.num_directions() * o.hidden_size;
+  Upstream u{grad_output.defined() ? grad_output.data() : nullptr,
+             grad_h_n.defined() ? grad_h_n.data() : nullptr};
+  if (!grad_output.defined()) {
+    Tensor z = detail::ensure_buffer(dy_buffer, {T, B, DH}, be.device());
+    detail::run(be, detail::Fill{z.data(), z.numel(), 0.0f});
+    u.dy = z.data();
+  } else if (batch.needs_gather(o.batch_first)) {
+    Tensor z = detail::ensure_buffer(dy_buffer, {T, B, DH}, be.device());
+    detail::run(be, detail::GatherSequences{grad_output.data(), z.data(), T, B, DH, batch.perm,
+                                            batch.lengths, o.batch_first});
+    u.dy = z.data();
+  }
+  if (u.gh && batch.perm) {
+    Tensor z = detail::ensure_buffer(gh_buffer, grad_h_n.shape(), be.device());
+    detail::run(be, detail::PermuteRows{u.gh, z.data(), grad_h_n.size(0), B, o.hidden_size,
+                                        batch.perm, true});
+    u.gh = z.data();
+  }
+  return u;
+}
+
+// One (layer, direction)'s weight gradients over all steps (accumulated, +=):
+//   dW_ih += sum_t delta_t x_t^T,  dW_hh += sum_t delta_t h_{t-1}^T,  db_ih = db_hh += sum_t
+//   delta_t.
+// x: [T, B, I] the layer's input; out: [T, B, D*H] the layer's output (h_t of both directions);
+// delta: [T, B, D*H] with this direction's columns at d * H; h0: [B, H] or nullptr (zeros);
+// delta_first: [B, H] scratch.
+void weight_gradients(Backend& be, const RNNOptions& o, const detail::DeviceBatch& batch,
+                      const detail::CellOffsets& cell, int64_t d, int64_t I, const float* x,
+                      const float* out, const float* delta, const float* h0, float* grads,
+                      const float* ones, float* delta_first) {
+  const int64_t T = batch.plan.seq_len, B = batch.plan.batch, H = o.hidden_size;
+  const int64_t DH = o.num_directions() * H;
+  const float* delta_d = delta + d * H;
+  detail::weight_gradient(be, grads + cell.w_ih, delta_d, DH, x, I, T * B, H, I);
+  // dW_hh: first the steps whose predecessor is inside the sequence (h at padded steps is 0, so
+  // a reverse-direction start adds nothing here)...
+  const float* h_prev_rows = out + (d == 0 ? 0 : B * DH) + d * H;
+  const float* delta_rows = delta_d + (d == 0 ? B * DH : 0);
+  detail::weight_gradient(be, grads + cell.w_hh, delta_rows, DH, h_prev_rows, DH, (T - 1) * B, H,
+                          H);
+  // ... then each sequence's first step against h0 (nothing when h0 was omitted: zeros).
+  if (h0) {
+    const float* delta_at_h0 = delta_d;  // forward: step 0 for every sequence
+    int64_t ld_delta_at_h0 = DH;
+    if (d == 1 && batch.lengths) {  // reverse, variable lengths: step lengths[b] - 1
+      detail::run(be, detail::GatherFinalStep{delta_d, delta_first, T, B, H, DH, nullptr,
+                                              batch.lengths, false});
+      delta_at_h0 = delta_first;
+      ld_delta_at_h0 = H;
+    } else if (d == 1) {
+      delta_at_h0 = delta_d + (T - 1) * B * DH;
+    }
+    detail::weight_gradient(be, grads + cell.w_hh, delta_at_h0, ld_delta_at_h0, h0, H, B, H, H);
+  }
+  if (o.bias) {
+    detail::bias_gradient(be, grads + cell.b_ih, delta_d, DH, ones, T * B, H);
+    detail::bias_gradient(be, grads + cell.b_hh, delta_d, DH, ones, T * B, H);
+  }
+}
 
 // What backward reads by reference (the input, the weights) must be what forward_train saw.
 void check_unchanged_since_forward(const RNNCache::State& st, const Tensor& params) {
@@ -26,9 +101,10 @@ void check_unchanged_since_forward(const RNNCache::State& st, const Tensor& para
                 "), so these would not be the gradients of that forward: run forward_train again, "
                 "or write the next input into another tensor");
   if (params.version() != st.params_version)
-    throw Error("RNN::backward: the model's parameters were written after forward_train (an "
-                "optimizer step, set_parameter or a checkpoint load in between?), so these would "
-                "not be the gradients of that forward: run forward_train again");
+    throw Error(
+        "RNN::backward: the model's parameters were written after forward_train (an "
+        "optimizer step, set_parameter or a checkpoint load in between?), so these would "
+        "not be the gradients of that forward: run forward_train again");
 }
 
 // The aliasing rule (include/elman/rnn.h) for backward's results.
@@ -80,12 +156,13 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
                        device, true);
   detail::check_tensor(kCall, "grad_h_n", grad_h_n, detail::state_shape(options_, dims), device,
                        true);
-  check_backward_results(st, grad_output, grad_h_n, result,
-                         detail::state_shape(options_, dims), device, flat_params_, flat_grads_);
+  check_backward_results(st, grad_output, grad_h_n, result, detail::state_shape(options_, dims),
+                         device, flat_params_, flat_grads_);
 
   detail::Backend& be = ctx_.backend();
   Workspace& ws = *workspace_;
   const RNNOptions& o = options_;
+  const Algorithm algorithm = resolved_algorithm();
   const int64_t T = dims.seq_len, B = dims.batch, H = o.hidden_size, D = o.num_directions();
   const int64_t DH = D * H, L = o.num_layers, TB = T * B;
   detail::ensure_result(result.grad_input, st.input.shape(), device);
@@ -105,29 +182,9 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
     ws.ones = Tensor::empty({TB}, device);  // filled once per size, not per call
     detail::run(be, detail::Fill{ws.ones.data(), TB, 1.0f});
   }
-  const float* ones = ws.ones.data();
 
-  // dL/dy of the top layer in internal order [T, B, D*H]; padded steps are never read.
-  const float* dy = nullptr;
-  if (!grad_output.defined()) {
-    Tensor z = detail::ensure_buffer(ws.dy_top, {T, B, DH}, device);
-    detail::run(be, detail::Fill{z.data(), z.numel(), 0.0f});
-    dy = z.data();
-  } else if (batch.needs_gather(o.batch_first)) {
-    Tensor z = detail::ensure_buffer(ws.dy_top, {T, B, DH}, device);
-    detail::run(be, detail::GatherSequences{grad_output.data(), z.data(), T, B, DH, batch.perm,
-                                            batch.lengths, o.batch_first});
-    dy = z.data();
-  } else {
-    dy = grad_output.data();
-  }
-  // dL/dh_n in internal order [L*D, B, H], or nullptr for zeros.
-  const float* gh = grad_h_n.defined() ? grad_h_n.data() : nullptr;
-  if (gh && batch.perm) {
-    Tensor z = detail::ensure_buffer(ws.grad_h_n, grad_h_n.shape(), device);
-    detail::run(be, detail::PermuteRows{gh, z.data(), L * D, B, H, batch.perm, true});
-    gh = z.data();
-  }
+  const Upstream up =
+      upstream_gradients(be, o, batch, grad_output, grad_h_n, ws.dy_top, ws.grad_h_n);
   // Layer 0's input gradient goes straight into the result unless it must be rearranged.
   const bool rearrange_dx = batch.needs_gather(o.batch_first);
   float* dx_layer0 = rearrange_dx
@@ -139,6 +196,7 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
   Tensor grads_tensor = flat_grads_;  // accumulated into: a write (Tensor::version())
   grads_tensor.mark_modified();
   float* grads = grads_tensor.data();
+  const float* dy = up.dy;
   for (int64_t l = L - 1; l >= 0; --l) {
     const int64_t I = o.layer_input_size(l);
     const float* x = l == 0 ? st.x_internal.data() : st.layer_out[l - 1].data();  // [T, B, I]
@@ -148,72 +206,36 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
     for (int64_t d = 0; d < D; ++d) {
       be.set_lane(static_cast<int>(d));
       const detail::CellOffsets& cell = ws.layout.cells[static_cast<size_t>(l * D + d)];
-      const float* w_hh = params + cell.w_hh;
-      float* g = g_carry[d].data();           // [B, H]
-      float* delta_d = delta.data() + d * H;  // [T, B, H] with row stride D*H
-      // The gradient entering each sequence's last step: dL/dh_n, or nothing. A row keeps it
-      // until its sequence starts running (backward in time), since GEMMs below touch only
-      // running rows.
-      if (gh)
-        detail::run(be, detail::CopyRows{gh + (l * D + d) * B * H, g, B, H, H, H});
-      else
-        detail::run(be, detail::Fill{g, B * H, 0.0f});
-      for (int64_t s = 0; s < T; ++s) {
-        const int64_t t = d == 0 ? T - 1 - s : s;  // backward walks time against the direction
-        const int64_t running = plan.active[t];
-        float* delta_t = delta_d + t * B * DH;
-        detail::run(
-            be, detail::BackwardStep{dy + t * B * DH + d * H, g, out + t * B * DH + d * H, delta_t,
-                                     B, H, DH, DH, DH, detail::activation_of(o), running});
-        // g <- W_hh^T delta_t: dL/dh_{t-1} of the running rows; a row whose sequence has just
-        // had its first step keeps dL/dh0.
-        be.gemm(Trans::kN, Trans::kN, H, running, H, 1.0f, w_hh, H, delta_t, DH, 0.0f, g, H);
-      }
+      detail::BackwardRecurrence r;
+      r.dy = dy + d * H;                                           // [T, B, D*H]
+      r.h = out + d * H;                                           // [T, B, D*H]
+      r.w_hh = params + cell.w_hh;                                 // [H, H]
+      r.grad_h_n = up.gh ? up.gh + (l * D + d) * B * H : nullptr;  // [B, H]
+      r.delta = delta.data() + d * H;                              // [T, B, D*H]
+      r.grad_h0 = g_carry[d].data();                               // [B, H]
+      r.seq_len = T;
+      r.batch = B;
+      r.hidden = H;
+      r.ld_dy = r.ld_h = r.ld_delta = DH;
+      r.active = plan.active.data();
+      r.act = detail::activation_of(o);
+      r.reverse = d == 1;
+      detail::run_backward_recurrence(be, algorithm, r);
       // grad_h0[l*D + d] in the user's order.
       float* grad_h0_ld = result.grad_h0.data() + (l * D + d) * B * H;
       if (batch.perm)
-        detail::run(be, detail::PermuteRows{g, grad_h0_ld, 1, B, H, batch.perm, false});
+        detail::run(be, detail::PermuteRows{r.grad_h0, grad_h0_ld, 1, B, H, batch.perm, false});
       else
-        detail::run(be, detail::CopyRows{g, grad_h0_ld, B, H, H, H});
-
-      // Weight gradients over all steps at once (accumulated: beta = 1).
-      float* dw_ih = grads + cell.w_ih;  // [H, I]
-      float* dw_hh = grads + cell.w_hh;  // [H, H]
-      be.gemm(Trans::kN, Trans::kT, I, H, TB, 1.0f, x, I, delta_d, DH, 1.0f, dw_ih, I);
-      // dW_hh = sum_t delta_t h_{t-1}^T: first the steps whose predecessor is inside the
-      // sequence (h at padded steps is 0, so a reverse-direction start adds nothing here)...
-      const float* h_prev_rows = out + (d == 0 ? 0 : B * DH) + d * H;
-      const float* delta_rows = delta_d + (d == 0 ? B * DH : 0);
-      be.gemm(Trans::kN, Trans::kT, H, H, (T - 1) * B, 1.0f, h_prev_rows, DH, delta_rows, DH, 1.0f,
-              dw_hh, H);
-      // ... then each sequence's first step against h0 (nothing when h0 was omitted: zeros).
-      if (h0) {
-        const float* delta_at_h0 = delta_d;  // forward: step 0 for every sequence
-        int64_t ld_delta_at_h0 = DH;
-        if (d == 1 && batch.lengths) {  // reverse, variable lengths: step lengths[b] - 1
-          detail::run(be, detail::GatherFinalStep{delta_d, delta_first[d].data(), T, B, H, DH,
-                                                  nullptr, batch.lengths, false});
-          delta_at_h0 = delta_first[d].data();
-          ld_delta_at_h0 = H;
-        } else if (d == 1) {
-          delta_at_h0 = delta_d + (T - 1) * B * DH;
-        }
-        be.gemm(Trans::kN, Trans::kT, H, H, B, 1.0f, h0 + (l * D + d) * B * H, H, delta_at_h0,
-                ld_delta_at_h0, 1.0f, dw_hh, H);
-      }
-      if (o.bias) {  // db_ih = db_hh = sum over steps and batch of delta
-        be.gemm(Trans::kN, Trans::kN, H, 1, TB, 1.0f, delta_d, DH, ones, TB, 1.0f,
-                grads + cell.b_ih, H);
-        be.gemm(Trans::kN, Trans::kN, H, 1, TB, 1.0f, delta_d, DH, ones, TB, 1.0f,
-                grads + cell.b_hh, H);
-      }
+        detail::run(be, detail::CopyRows{r.grad_h0, grad_h0_ld, B, H, H, H});
+      weight_gradients(be, o, batch, cell, d, I, x, out, delta.data(),
+                       h0 ? h0 + (l * D + d) * B * H : nullptr, grads, ws.ones.data(),
+                       delta_first[d].data());
     }
     lanes.join();
-    // dx = sum_d delta_d W_ih_d: after the join, since both directions add into dx.
+    // dx_t = sum_d W_ih_d^T delta_t,d: after the join, since both directions add into dx.
     for (int64_t d = 0; d < D; ++d) {
       const detail::CellOffsets& cell = ws.layout.cells[static_cast<size_t>(l * D + d)];
-      be.gemm(Trans::kN, Trans::kN, I, TB, H, 1.0f, params + cell.w_ih, I, delta.data() + d * H, DH,
-              d == 0 ? 0.0f : 1.0f, dx, I);
+      detail::input_gradient(be, dx, delta.data() + d * H, DH, params + cell.w_ih, TB, H, I, d > 0);
     }
     dy = dx;
   }

@@ -1,6 +1,6 @@
 // The forward pass (DESIGN.md §2): per layer and direction, one input-projection GEMM over all
-// steps, then per step one recurrent GEMM over the sequences still running and one fused
-// ForwardStep; the two directions on two lanes.
+// steps, then the recurrence (host/recurrence.h) with the model's algorithm; the two directions
+// on two lanes.
 #include <functional>
 #include <utility>
 
@@ -8,6 +8,8 @@
 #include "host/alias_checks.h"
 #include "host/backend.h"
 #include "host/buffers.h"
+#include "host/products.h"
+#include "host/recurrence.h"
 #include "host/rnn_state.h"
 #include "host/shape_checks.h"
 
@@ -15,7 +17,6 @@ namespace elman {
 namespace {
 
 using detail::Backend;
-using detail::Trans;
 
 // Sets up `batch` for `plan` and uploads the arrays the functors need.
 void prepare_batch(Backend& be, detail::DeviceBatch& batch, detail::BatchPlan plan) {
@@ -59,14 +60,13 @@ Tensor internal_h0(Backend& be, const Tensor& h0, const detail::DeviceBatch& bat
 
 // Runs every layer. x: [T, B, I] and h0: [L*D, B, H] (or nullptr: zeros) in internal order;
 // layer_out(l): where layer l writes [T, B, D*H]; h_n: [L*D, B, H] in the user's order.
-void run_layers(Backend& be, const RNNOptions& o, const detail::ParamLayout& layout,
-                const float* params, const float* x, const float* h0,
-                const detail::DeviceBatch& batch, const std::function<float*(int64_t)>& layer_out,
-                Tensor (&proj)[2], float* h_n) {
+void run_layers(Backend& be, const RNNOptions& o, Algorithm algorithm,
+                const detail::ParamLayout& layout, const float* params, const float* x,
+                const float* h0, const detail::DeviceBatch& batch,
+                const std::function<float*(int64_t)>& layer_out, Tensor (&proj)[2], float* h_n) {
   const detail::BatchPlan& plan = batch.plan;
   const int64_t T = plan.seq_len, B = plan.batch, H = o.hidden_size, D = o.num_directions();
   const int64_t DH = D * H;
-  const detail::Activation act = detail::activation_of(o);
   const float* in = x;
   for (int64_t l = 0; l < o.num_layers; ++l) {
     const int64_t I = o.layer_input_size(l);
@@ -75,32 +75,22 @@ void run_layers(Backend& be, const RNNOptions& o, const detail::ParamLayout& lay
     for (int64_t d = 0; d < D; ++d) {
       be.set_lane(static_cast<int>(d));
       const detail::CellOffsets& cell = layout.cells[static_cast<size_t>(l * D + d)];
-      const float* w_ih = params + cell.w_ih;  // [H, I]
-      const float* w_hh = params + cell.w_hh;  // [H, H]
-      const float* b_ih = o.bias ? params + cell.b_ih : nullptr;
-      const float* b_hh = o.bias ? params + cell.b_hh : nullptr;
-      const float* h0_ld = h0 ? h0 + (l * D + d) * B * H : nullptr;  // [B, H]
-      float* pre = proj[d].data();                                   // [T, B, H]
-      // pre[t, b, :] = W_ih x[t, b, :] for all steps at once.
-      be.gemm(Trans::kT, Trans::kN, H, T * B, I, 1.0f, w_ih, I, in, I, 0.0f, pre, H);
-      for (int64_t s = 0; s < T; ++s) {
-        const int64_t t = d == 0 ? s : T - 1 - s;  // the reverse direction walks back
-        const int64_t running = plan.active[t];
-        float* pre_t = pre + t * B * H;  // [B, H]
-        // Rows that ran at the previous step continue from it; sorted longest first, they are
-        // rows [0, continuing). The rest start here, from h0 (the reverse direction of a
-        // variable-length batch starts each sequence at its own last step).
-        const int64_t continuing = d == 0 ? (s > 0 ? running : 0) : plan.active_at(t + 1);
-        const int64_t t_prev = d == 0 ? t - 1 : t + 1;
-        if (continuing > 0)  // pre_t += W_hh h_{t-1}
-          be.gemm(Trans::kT, Trans::kN, H, continuing, H, 1.0f, w_hh, H,
-                  out + t_prev * B * DH + d * H, DH, 1.0f, pre_t, H);
-        if (h0_ld && running > continuing)
-          be.gemm(Trans::kT, Trans::kN, H, running - continuing, H, 1.0f, w_hh, H,
-                  h0_ld + continuing * H, H, 1.0f, pre_t + continuing * H, H);
-        detail::run(be, detail::ForwardStep{pre_t, b_ih, b_hh, out + t * B * DH + d * H, B, H, H,
-                                            DH, act, running});
-      }
+      detail::ForwardRecurrence r;
+      r.pre = proj[d].data();                          // [T, B, H]
+      r.w_hh = params + cell.w_hh;                     // [H, H]
+      r.b_ih = o.bias ? params + cell.b_ih : nullptr;  // [H]
+      r.b_hh = o.bias ? params + cell.b_hh : nullptr;  // [H]
+      r.h0 = h0 ? h0 + (l * D + d) * B * H : nullptr;  // [B, H]
+      r.h = out + d * H;                               // [T, B, D*H]
+      r.seq_len = T;
+      r.batch = B;
+      r.hidden = H;
+      r.ld_h = DH;
+      r.active = plan.active.data();
+      r.act = detail::activation_of(o);
+      r.reverse = d == 1;
+      detail::input_projection(be, r.pre, in, I, params + cell.w_ih, T * B, I, H);
+      detail::run_forward_recurrence(be, algorithm, r);
       // h_n[l*D + d] = each sequence's state after its direction's last step, in user order.
       detail::run(be, detail::GatherFinalStep{out + d * H, h_n + (l * D + d) * B * H, T, B, H, DH,
                                               batch.perm, batch.lengths, d == 1});
@@ -166,9 +156,9 @@ void RNN::forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result,
   const Device device = ctx_.device();
   const detail::SequenceDims dims = detail::check_input(kCall, options_, input, device);
   detail::check_tensor(kCall, "h0", h0, detail::state_shape(options_, dims), device, true);
-  const bool hn_is_h0 = check_forward_results(
-      kCall, input, h0, result, detail::output_shape(options_, dims),
-      detail::state_shape(options_, dims), device, flat_params_, flat_grads_);
+  const bool hn_is_h0 =
+      check_forward_results(kCall, input, h0, result, detail::output_shape(options_, dims),
+                            detail::state_shape(options_, dims), device, flat_params_, flat_grads_);
   detail::BatchPlan plan = detail::make_batch_plan(kCall, lengths, dims.seq_len, dims.batch);
   Backend& be = ctx_.backend();
   Workspace& ws = *workspace_;
@@ -187,8 +177,9 @@ void RNN::forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result,
   const Tensor h = internal_h0(be, h0, ws.batch, ws.h0_internal, hn_is_h0);
 
   run_layers(
-      be, options_, ws.layout, std::as_const(flat_params_).data(), x.data(), h.defined() ? h.data() : nullptr,
-      ws.batch, [&](int64_t l) { return layer_out[l % 2].data(); }, ws.proj, result.h_n.data());
+      be, options_, resolved_algorithm(), ws.layout, std::as_const(flat_params_).data(), x.data(),
+      h.defined() ? h.data() : nullptr, ws.batch,
+      [&](int64_t l) { return layer_out[l % 2].data(); }, ws.proj, result.h_n.data());
   store_output(be, options_, layer_out[(options_.num_layers - 1) % 2].data(), result.output,
                ws.batch);
 }
@@ -225,8 +216,8 @@ void RNN::forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& ca
     st.x_internal = internal_input(be, options_, input, st.batch, st.x_buffer);
     st.h0_internal = internal_h0(be, h0, st.batch, st.h0_buffer, true);
     run_layers(
-        be, options_, ws.layout, std::as_const(flat_params_).data(), st.x_internal.data(),
-        st.h0_internal.defined() ? st.h0_internal.data() : nullptr, st.batch,
+        be, options_, resolved_algorithm(), ws.layout, std::as_const(flat_params_).data(),
+        st.x_internal.data(), st.h0_internal.defined() ? st.h0_internal.data() : nullptr, st.batch,
         [&](int64_t l) { return st.layer_out[l].data(); }, ws.proj, result.h_n.data());
     store_output(be, options_, st.layer_out[L - 1].data(), result.output, st.batch);
   }

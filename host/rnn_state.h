@@ -47,6 +47,9 @@ struct RNN::Workspace {
   Tensor delta_first[2];  // per direction [B, H]: delta where the reverse direction read h0
   Tensor g_carry[2];      // per direction [B, H]: the gradient flowing back through time
   Tensor ones;            // [>= T*B] of 1.0: bias gradients as a GEMV over all steps
+  // Streaming.
+  Tensor step_state;  // [L, B, H]: the new state, before it is copied to the caller's
+  Tensor step_pre;    // [B, H]: one layer's pre-activation
 };
 
 struct RNNCache::State {

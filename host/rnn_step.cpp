@@ -1,9 +1,14 @@
-// Streaming: RNN::step, one time step of every layer, as a forward over a sequence of length 1
-// (the same orchestration, so it equals the full forward by construction: a few launches per
-// layer, nothing allocated once the caller reuses its results).
+// Streaming: RNN::step, one time step of every layer. Its own short path (no batch plan, no
+// gathers): the shape checks, then the recurrence's step (host/recurrence.h) into a scratch
+// state, then the new state and output copied into the caller's results (which may alias the
+// old state). The same math as the full forward, checked step for step by the tests.
+#include <utility>
+
 #include "elman/error.h"
 #include "host/alias_checks.h"
+#include "host/backend.h"
 #include "host/buffers.h"
+#include "host/recurrence.h"
 #include "host/rnn_state.h"
 #include "host/shape_checks.h"
 
@@ -30,12 +35,6 @@ void RNN::step_into(const Tensor& x_t, const Tensor& state, RNNOutput& result) {
                 "] (input_size = " + std::to_string(o.input_size) + ")");
   const int64_t B = batched ? x_t.size(0) : 1, H = o.hidden_size, L = o.num_layers;
   const Shape state_shape = batched ? Shape{L, B, H} : Shape{L, H};
-  if (state.defined() && state.shape() != state_shape)
-    throw Error("RNN::step: state has shape " + shape_str(state.shape()) + ", expected " +
-                shape_str(state_shape));
-  // A length-1 sequence: [1, B, I] and [B, 1, I] are the same memory, whatever batch_first.
-  const Shape x_seq = o.batch_first ? Shape{B, 1, o.input_size} : Shape{1, B, o.input_size};
-  const Tensor h0 = state.defined() ? state.view({L, B, H}) : Tensor();
   const Shape out_shape = batched ? Shape{B, H} : Shape{H};
   const Device device = ctx_.device();
   detail::check_tensor("RNN::step", "x_t", x_t, x_t.shape(), device, false);
@@ -50,19 +49,40 @@ void RNN::step_into(const Tensor& x_t, const Tensor& state, RNNOutput& result) {
                             {"state", state},
                             {"the model's parameters", flat_params_},
                             {"the model's gradients", flat_grads_}});
-  detail::check_no_overlap("RNN::step", {"h_n", result.h_n}, state_shape, device,
-                           {{"x_t", x_t},
-                            {"state (h_n may be the state itself, not a part of it)",
-                             hn_is_state ? none : state},
-                            {"output", output_kept ? result.output : none},
-                            {"the model's parameters", flat_params_},
-                            {"the model's gradients", flat_grads_}});
+  detail::check_no_overlap(
+      "RNN::step", {"h_n", result.h_n}, state_shape, device,
+      {{"x_t", x_t},
+       {"state (h_n may be the state itself, not a part of it)", hn_is_state ? none : state},
+       {"output", output_kept ? result.output : none},
+       {"the model's parameters", flat_params_},
+       {"the model's gradients", flat_grads_}});
   detail::ensure_result(result.output, out_shape, device);
   detail::ensure_result(result.h_n, state_shape, device);
-  // Views onto the caller's results: forward_into writes them in place.
-  RNNOutput seq{result.output.view(o.batch_first ? Shape{B, 1, H} : Shape{1, B, H}),
-                result.h_n.view({L, B, H})};
-  forward_into(x_t.view(x_seq), h0, seq);
+  if (B == 0) return;
+
+  // The new state goes to scratch first: result.h_n may be the old state, which every layer's
+  // recurrent product still reads.
+  detail::Backend& be = ctx_.backend();
+  Workspace& ws = *workspace_;
+  detail::StepRecurrence r;
+  r.params = std::as_const(flat_params_).data();
+  r.cells = ws.layout.cells.data();
+  r.bias = o.bias;
+  r.x = x_t.data();
+  r.state = state.defined() ? state.data() : nullptr;
+  r.next_state = detail::ensure_buffer(ws.step_state, {L, B, H}, device).data();
+  r.pre = detail::ensure_buffer(ws.step_pre, {B, H}, device).data();
+  r.layers = L;
+  r.batch = B;
+  r.input_size = o.input_size;
+  r.hidden = H;
+  r.act = detail::activation_of(o);
+  detail::run_step_recurrence(be, resolved_algorithm(), r);
+  detail::run(be, detail::CopyRows{r.next_state, result.h_n.data(), L * B, H, H, H});
+  detail::run(be,
+              detail::CopyRows{r.next_state + (L - 1) * B * H, result.output.data(), B, H, H, H});
+  result.h_n.mark_modified();
+  result.output.mark_modified();
 }
 
 }  // namespace elman

@@ -1,12 +1,13 @@
 // elman::Tensor and its storage: allocation on the CPU or a CUDA device, copies, views.
 #include "elman/tensor.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <new>
 #include <sstream>
-#include <unistd.h>
 
 #include "elman/error.h"
 #include "host/checked_size.h"
@@ -27,7 +28,12 @@ int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
   for (int64_t s : shape) {
     if (s < 0) throw Error("shape " + shape_str(shape) + " has a negative dimension");
-    n = detail::checked_mul(n, s, "shape " + shape_str(shape));
+    // The message is formatted only on overflow (checked_mul throws): shape_numel runs for
+    // every view and buffer of every call.
+    int64_t product;
+    if (__builtin_mul_overflow(n, s, &product))
+      detail::checked_mul(n, s, "shape " + shape_str(shape));
+    n = product;
   }
   return n;
 }

@@ -63,8 +63,8 @@ TEST_P(BackendVsReference, ForwardAndBackwardMatchReference) {
   ELMAN_SKIP_IF_NO_DEVICE(where);
   const Device dev = device_of(where);
   const RNNOptions& o = c.o;
-  Context ctx(dev);
-  RNN rnn(ctx, o, /*seed=*/7);
+  Context ctx = make_context(where);
+  RNN rnn = make_rnn(ctx, where, o, /*seed=*/7);
 
   const Shape in_shape = input_shape(o, c.T, c.B), out_shape = output_shape(o, c.T, c.B);
   const Shape st_shape = state_shape(o, c.B);
@@ -125,7 +125,7 @@ TEST_P(BackendVsReference, ForwardAndBackwardMatchReference) {
 
 INSTANTIATE_TEST_SUITE_P(Grid, BackendVsReference,
                          ::testing::Combine(::testing::ValuesIn(shape_grid()),
-                                            ::testing::Values(Where::kCPU, Where::kCUDA)),
+                                            ::testing::ValuesIn(every_algorithm())),
                          [](const ::testing::TestParamInfo<std::tuple<ShapeCase, Where>>& info) {
                            return shape_case_name(std::get<0>(info.param)) + "_" +
                                   where_name(std::get<1>(info.param));
@@ -148,8 +148,8 @@ TEST_P(BackendRandomShapes, MatchReference) {
                                     pick(0, 1) == 1, pick(0, 1) == 1, pick(0, 3) != 0);
   const int64_t T = pick(1, 12), B = pick(1, 9);
   SCOPED_TRACE(options_str(o) + " T=" + std::to_string(T) + " B=" + std::to_string(B));
-  Context ctx(dev);
-  RNN rnn(ctx, o, static_cast<uint64_t>(seed));
+  Context ctx = make_context(where);
+  RNN rnn = make_rnn(ctx, where, o, static_cast<uint64_t>(seed));
   const Shape in_shape = input_shape(o, T, B), out_shape = output_shape(o, T, B);
   const Shape st_shape = state_shape(o, B);
   const std::vector<double> x = random_floats(shape_numel(in_shape), 1000 + seed);
@@ -175,7 +175,7 @@ TEST_P(BackendRandomShapes, MatchReference) {
 
 INSTANTIATE_TEST_SUITE_P(Seeds, BackendRandomShapes,
                          ::testing::Combine(::testing::Range(1, 25),
-                                            ::testing::Values(Where::kCPU, Where::kCUDA)),
+                                            ::testing::ValuesIn(every_algorithm())),
                          [](const ::testing::TestParamInfo<std::tuple<int, Where>>& info) {
                            return "seed" + std::to_string(std::get<0>(info.param)) + "_" +
                                   where_name(std::get<1>(info.param));

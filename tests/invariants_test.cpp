@@ -31,8 +31,8 @@ TEST_P(Invariants, BatchInvariance) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   for (bool batch_first : {false, true}) {
     const RNNOptions o = make_options(5, 9, 2, Nonlinearity::kTanh, true, batch_first);
-    Context ctx(dev());
-    RNN rnn(ctx, o, 3);
+    Context ctx = make_context(GetParam());
+    RNN rnn = make_rnn(ctx, GetParam(), o, 3);
     const int64_t T = 6, B = 5;
     const int batch_dim = batch_first ? 0 : 1;
     const Shape in_shape = input_shape(o, T, B), out_shape = output_shape(o, T, B);
@@ -107,8 +107,8 @@ TEST_P(Invariants, BatchInvariance) {
 TEST_P(Invariants, ZeroH0EqualsOmittedH0) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(4, 6, 2, Nonlinearity::kReLU, true, true);
-  Context ctx(dev());
-  RNN rnn(ctx, o, 5);
+  Context ctx = make_context(GetParam());
+  RNN rnn = make_rnn(ctx, GetParam(), o, 5);
   const int64_t T = 5, B = 3;
   const Tensor x = Tensor::from_vector(
       input_shape(o, T, B), to_float(random_floats(shape_numel(input_shape(o, T, B)), 1)), dev());
@@ -140,8 +140,8 @@ TEST_P(Invariants, ZeroH0EqualsOmittedH0) {
 TEST_P(Invariants, RepeatedBackwardIsIdenticalAndAccumulates) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(3, 7, 2, Nonlinearity::kTanh, true, false);
-  Context ctx(dev());
-  RNN rnn(ctx, o, 9);
+  Context ctx = make_context(GetParam());
+  RNN rnn = make_rnn(ctx, GetParam(), o, 9);
   const int64_t T = 8, B = 4;
   const Tensor x = Tensor::from_vector(
       input_shape(o, T, B), to_float(random_floats(shape_numel(input_shape(o, T, B)), 1)), dev());
@@ -175,8 +175,8 @@ TEST_P(Invariants, RepeatedBackwardIsIdenticalAndAccumulates) {
 TEST_P(Invariants, ParameterGradientsAccumulateOntoExistingValues) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(4, 5, 2, Nonlinearity::kTanh, true, true);
-  Context ctx(dev());
-  RNN rnn(ctx, o, 4);
+  Context ctx = make_context(GetParam());
+  RNN rnn = make_rnn(ctx, GetParam(), o, 4);
   const int64_t T = 4, B = 3;
   const std::vector<double> x = random_floats(shape_numel(input_shape(o, T, B)), 1);
   const std::vector<double> go = random_floats(shape_numel(output_shape(o, T, B)), 2);
@@ -206,8 +206,8 @@ TEST_P(Invariants, InferenceForwardEqualsTrainingForward) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   for (bool bf : {false, true}) {
     const RNNOptions o = make_options(6, 8, 3, Nonlinearity::kTanh, true, bf);
-    Context ctx(dev());
-    RNN rnn(ctx, o, 2);
+    Context ctx = make_context(GetParam());
+    RNN rnn = make_rnn(ctx, GetParam(), o, 2);
     const int64_t T = 7, B = 3;
     const Tensor x = Tensor::from_vector(
         input_shape(o, T, B), to_float(random_floats(shape_numel(input_shape(o, T, B)), 1)), dev());
@@ -227,8 +227,8 @@ TEST_P(Invariants, BatchSizeZero) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   for (bool bf : {false, true}) {
     const RNNOptions o = make_options(3, 4, 2, Nonlinearity::kTanh, true, bf);
-    Context ctx(dev());
-    RNN rnn(ctx, o, 1);
+    Context ctx = make_context(GetParam());
+    RNN rnn = make_rnn(ctx, GetParam(), o, 1);
     const int64_t T = 5;
     const Tensor x = Tensor::empty(input_shape(o, T, 0), dev());
     const RNNOutput inference = rnn.forward(x);
@@ -255,8 +255,8 @@ TEST_P(Invariants, BatchSizeZero) {
 TEST_P(Invariants, SequenceLengthOne) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(4, 5, 2, Nonlinearity::kReLU, true, false);
-  Context ctx(dev());
-  RNN rnn(ctx, o, 8);
+  Context ctx = make_context(GetParam());
+  RNN rnn = make_rnn(ctx, GetParam(), o, 8);
   const int64_t B = 3, H = o.hidden_size;
   const std::vector<double> x = random_floats(shape_numel(input_shape(o, 1, B)), 1);
   const RNNOutput out = rnn.forward(Tensor::from_vector(input_shape(o, 1, B), to_float(x), dev()));
@@ -273,8 +273,8 @@ TEST_P(Invariants, SequenceLengthOne) {
 TEST_P(Invariants, SequenceLongerThan65535Steps) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(1, 2, 1, Nonlinearity::kTanh, true, false);
-  Context ctx(dev());
-  RNN rnn(ctx, o, 6);
+  Context ctx = make_context(GetParam());
+  RNN rnn = make_rnn(ctx, GetParam(), o, 6);
   const int64_t T = 70000, B = 2;
   const std::vector<double> x = random_floats(T * B, 1);
   const std::vector<double> go = random_floats(T * B * 4, 2);
@@ -300,8 +300,8 @@ TEST_P(Invariants, SequenceLongerThan65535Steps) {
 TEST_P(Invariants, WorkspaceReuseAcrossShapes) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(3, 6, 2, Nonlinearity::kTanh, true, true);
-  Context ctx(dev());
-  RNN rnn(ctx, o, 12);
+  Context ctx = make_context(GetParam());
+  RNN rnn = make_rnn(ctx, GetParam(), o, 12);
   RNNCache cache;
   RNNOutput out, inference;
   RNNInputGrads g;
@@ -334,8 +334,8 @@ TEST_P(Invariants, WorkspaceReuseAcrossShapes) {
 TEST_P(Invariants, CacheHoldsTheLatestForward) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(2, 3, 1, Nonlinearity::kTanh, false, false);
-  Context ctx(dev());
-  RNN rnn(ctx, o, 1);
+  Context ctx = make_context(GetParam());
+  RNN rnn = make_rnn(ctx, GetParam(), o, 1);
   const std::vector<double> x1 = random_floats(4 * 2 * 2, 1), x2 = random_floats(3 * 5 * 2, 2);
   const std::vector<double> go = random_floats(3 * 5 * 3, 3);
   RNNCache cache;
@@ -354,8 +354,8 @@ TEST_P(Invariants, CacheHoldsTheLatestForward) {
 TEST_P(Invariants, ViewsAsArgumentsAndResults) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(3, 4, 2, Nonlinearity::kTanh, true, true);
-  Context ctx(dev());
-  RNN rnn(ctx, o, 21);
+  Context ctx = make_context(GetParam());
+  RNN rnn = make_rnn(ctx, GetParam(), o, 21);
   const int64_t T = 5, B = 2;
   const Shape in_shape = input_shape(o, T, B), st_shape = state_shape(o, B);
   const Shape out_shape = output_shape(o, T, B);
@@ -409,8 +409,8 @@ TEST_P(Invariants, ViewsAsArgumentsAndResults) {
 TEST_P(Invariants, MovedModelStillWorks) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(3, 4, 1, Nonlinearity::kTanh, true, false);
-  Context ctx(dev());
-  RNN a(ctx, o, 5);
+  Context ctx = make_context(GetParam());
+  RNN a = make_rnn(ctx, GetParam(), o, 5);
   const std::vector<float> params = a.flat_parameters().to_vector();
   const int64_t T = 4, B = 2;
   const std::vector<double> x = random_floats(shape_numel(input_shape(o, T, B)), 1);
@@ -438,7 +438,7 @@ TEST_P(Invariants, MovedModelStillWorks) {
   EXPECT_TRUE(identical("gradients from the pre-move cache", b.flat_grads().to_vector(), grads));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Invariants, ::testing::Values(Where::kCPU, Where::kCUDA),
+INSTANTIATE_TEST_SUITE_P(Backends, Invariants, ::testing::ValuesIn(every_algorithm()),
                          [](const ::testing::TestParamInfo<Where>& info) {
                            return std::string(where_name(info.param));
                          });

@@ -168,8 +168,8 @@ TEST_P(PyTorchFixtureBackend, Float32MatchesPyTorch) {
   ELMAN_SKIP_IF_NO_DEVICE(where);
   const Device dev = device_of(where);
   const Fixture f = load_fixture(std::get<0>(GetParam()));
-  Context ctx(dev);
-  RNN rnn(ctx, f.o, 0);
+  Context ctx = make_context(where);
+  RNN rnn = make_rnn(ctx, where, f.o, 0);
   for (size_t i = 0; i < f.param_names.size(); ++i)
     rnn.set_parameter(f.param_names[i],
                       Tensor::from_vector(f.param_shapes[i], to_float(f.param_values[i])));
@@ -211,7 +211,7 @@ TEST_P(PyTorchFixtureBackend, Float32MatchesPyTorch) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, PyTorchFixtureBackend,
                          ::testing::Combine(::testing::ValuesIn(fixture_names()),
-                                            ::testing::Values(Where::kCPU, Where::kCUDA)),
+                                            ::testing::ValuesIn(every_algorithm())),
                          [](const ::testing::TestParamInfo<std::tuple<std::string, Where>>& info) {
                            const std::string& n = std::get<0>(info.param);
                            return n.substr(0, n.size() - 5) + "_" +

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "elman/elman.h"
+#include "host/cpu/kernels.h"
+#include "host/cpu_backend.h"
 #include "host/param_layout.h"
 #include "host/reference.h"
 #include "tests/cuda_skip.h"
@@ -23,17 +25,95 @@ namespace elman::test {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-// Where a table-driven case runs. CUDA cases skip, visibly, where they cannot run (cuda_skip.h).
-enum class Where { kCPU, kCUDA };
-inline Device device_of(Where w) { return w == Where::kCPU ? Device::cpu() : Device::cuda(0); }
-inline const char* where_name(Where w) { return w == Where::kCPU ? "cpu" : "cuda"; }
-inline void PrintTo(Where w, std::ostream* os) { *os << where_name(w); }  // gtest's messages
+// Where a table-driven case runs: a device and a recurrence algorithm; for the CPU's fused one
+// also its kernels' instruction set (kernels) and, when threads > 0, that many threads on every
+// shape, however small (so the split of the hidden units among threads is tested too). CUDA
+// cases skip, visibly, where they cannot run (cuda_skip.h); so do kernels this processor lacks.
+struct Where {
+  bool cuda = false;
+  Algorithm algorithm = Algorithm::kStandard;
+  std::string kernels;  // fused: "baseline", "avx2", "avx512", or "avx2x16" (tests' own build)
+  int threads = 0;
+
+  static const Where kCPU, kCUDA;  // the standard algorithm, on either device
+  bool operator==(const Where& o) const {
+    return cuda == o.cuda && algorithm == o.algorithm && kernels == o.kernels &&
+           threads == o.threads;
+  }
+};
+inline const Where Where::kCPU{false, Algorithm::kStandard, "", 0};
+inline const Where Where::kCUDA{true, Algorithm::kStandard, "", 0};
+
+// Every algorithm on every device: the CPU's fused one once per vector width (4: baseline,
+// 8: AVX2 as the library picks its threads, 16: AVX-512, and AVX-512's blocking compiled for
+// AVX2 so any x86-64 test machine runs it), the other widths with the hidden units split among
+// 2 or 3 threads on every shape.
+inline std::vector<Where> every_algorithm() {
+  const Algorithm kFused = Algorithm::kFused;
+  return {Where::kCPU,
+          Where{false, kFused, "baseline", 3},
+          Where{false, kFused, "avx2", 0},
+          Where{false, kFused, "avx2x16", 2},
+          Where{false, kFused, "avx512", 3},
+          Where::kCUDA};
+}
+
+inline Device device_of(const Where& w) { return w.cuda ? Device::cuda(0) : Device::cpu(); }
+inline std::string where_name(const Where& w) {
+  std::string name = std::string(w.cuda ? "cuda" : "cpu") + "_" + algorithm_name(w.algorithm);
+  if (!w.kernels.empty()) name += "_" + w.kernels;
+  if (w.threads > 0) name += "_" + std::to_string(w.threads) + "threads";
+  return name;
+}
+inline void PrintTo(const Where& w, std::ostream* os) { *os << where_name(w); }  // gtest's
+
+// The fused algorithm's kernels named by Where::kernels, or nullptr where this processor (or
+// this build) lacks them.
+const detail::cpu::Kernels* avx2x16_kernels();  // tests/cpu_kernels_avx2x16.cpp
+inline const detail::cpu::Kernels* kernels_of(const Where& w) {
+  using detail::cpu::Isa;
+  if (w.kernels == "avx2x16")
+    return detail::cpu::kernels_for(Isa::kAvx2) ? avx2x16_kernels() : nullptr;
+  for (Isa isa : {Isa::kBaseline, Isa::kAvx2, Isa::kAvx512})
+    if (w.kernels == detail::cpu::isa_name(isa)) return detail::cpu::kernels_for(isa);
+  return nullptr;
+}
+
+// Why a case cannot run here, or "" when it can.
+inline std::string skip_reason(const Where& w) {
+  if (w.cuda && cuda_skip_reason()) return cuda_skip_reason();  // cuda_skip.h
+  if (!w.kernels.empty() && !kernels_of(w)) return "this processor lacks " + w.kernels;
+  return "";
+}
 
 // Must be used in the test body: GTEST_SKIP returns from the calling function.
-#define ELMAN_SKIP_IF_NO_DEVICE(where)                                     \
-  do {                                                                     \
-    if ((where) == ::elman::test::Where::kCUDA) ELMAN_SKIP_WITHOUT_CUDA(); \
+#define ELMAN_SKIP_IF_NO_DEVICE(where)                                 \
+  do {                                                                 \
+    const std::string elman_skip_ = ::elman::test::skip_reason(where); \
+    if (!elman_skip_.empty()) GTEST_SKIP() << elman_skip_;             \
   } while (0)
+
+// A context on w's device, its CPU kernels and threads as w says.
+inline Context make_context(const Where& w) {
+  Context ctx(device_of(w));
+  if (!w.kernels.empty()) {
+    auto& cpu = static_cast<detail::CpuBackend&>(ctx.backend());
+    cpu.set_kernels(*kernels_of(w));
+    if (w.threads > 0) {  // exactly w.threads, on every shape, however busy the machine
+      ctx.set_num_threads(w.threads);
+      cpu.set_min_flops_per_thread(0);
+      cpu.set_adapt_to_load(false);
+    }
+  }
+  return ctx;
+}
+
+// A model on `ctx` with w's algorithm.
+inline RNN make_rnn(Context& ctx, const Where& w, const RNNOptions& o, uint64_t seed) {
+  RNN rnn(ctx, o, seed);
+  rnn.set_algorithm(w.algorithm);
+  return rnn;
+}
 
 // Uniform values in [-scale, scale] from a seeded generator (same values on every machine:
 // mt19937_64 is fully specified and the conversion below does not use std distributions).

@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Build: cmake, a C++ compiler, OpenBLAS, nlohmann-json, CLI11, GoogleTest.
+# Build: cmake, a C++ compiler, OpenBLAS, nlohmann-json, CLI11, GoogleTest; oneDNN for
+# elman-bench's second CPU peer (the bench only; elman-bench builds without it, saying so).
 # Run: python3 with numpy + matplotlib (plots, interop tests). Optional, not installed here
 # (large): python3-torch, for fixture generation, the checkpoint round trip with PyTorch (its
 # test skips visibly without it) and elman-bench --device cpu's peer; add it with
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 # Test: clang + its fuzzer runtime (the safetensors fuzz target); patchelf (the GPU bundle's
 # $ORIGIN-relative library paths, tools/gpu-bundle.sh).
 packages=(cmake g++ make libopenblas-dev nlohmann-json3-dev libcli11-dev googletest libgtest-dev
-          python3 python3-numpy python3-matplotlib clang libclang-rt-14-dev patchelf
+          libdnnl-dev python3 python3-numpy python3-matplotlib clang libclang-rt-14-dev patchelf
           ${ELMAN_EXTRA_PACKAGES:-})
 missing=()
 for p in "${packages[@]}"; do

@@ -37,6 +37,15 @@ class Context {
   bool operator==(const Context& other) const { return backend_ == other.backend_; }
   bool operator!=(const Context& other) const { return !(*this == other); }
 
+  // CPU contexts: the threads the fused recurrence may use (README "Algorithms"), shared by the
+  // context's copies. The default is the environment variable ELMAN_NUM_THREADS if set, else the
+  // cores this process may run on, at most 16; n >= 1. CUDA contexts have no such setting:
+  // set_num_threads throws there and num_threads() is 1. A context (with its copies) serves one
+  // host thread at a time: its thread pool, like its cuBLAS handles, is not shared by concurrent
+  // calls.
+  void set_num_threads(int n);
+  int num_threads() const;
+
   detail::Backend& backend() const;  // internal: the seam between orchestration and the device
 
  private:

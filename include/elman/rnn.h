@@ -16,6 +16,17 @@ enum class Nonlinearity { kTanh, kReLU };
 std::string nonlinearity_name(Nonlinearity n);             // "tanh", "relu"
 Nonlinearity parse_nonlinearity(const std::string& name);  // throws on anything else
 
+// How the recurrence (the time loop of each layer and direction) is computed, chosen per model
+// like cuDNN's algorithms; every one gives the same results within float rounding.
+// - kStandard: per step one GEMM (BLAS, cuBLAS) and one element-wise kernel; every device.
+// - kFused: per step one pass of SIMD kernels computing f(pre_t + b + W_hh h_{t-1}), threads
+//   splitting the hidden units, the instruction set (AVX-512, AVX2, SSE2/NEON) chosen at run
+//   time; CPU only.
+// - kAuto: kFused on the CPU, kStandard on CUDA (README "Algorithms").
+enum class Algorithm { kAuto, kStandard, kFused };
+std::string algorithm_name(Algorithm a);             // "auto", "standard", "fused"
+Algorithm parse_algorithm(const std::string& name);  // throws on anything else
+
 // torch.nn.RNN's constructor arguments, same names, same meaning, same defaults.
 struct RNNOptions {
   int64_t input_size = 0;
@@ -84,6 +95,13 @@ class RNN {
   Context& context() { return ctx_; }
   const Context& context() const { return ctx_; }
 
+  // The recurrence's algorithm for every later call (kAuto by default). Throws elman::Error for
+  // one the model's device lacks (kFused on CUDA).
+  void set_algorithm(Algorithm algorithm);
+  Algorithm algorithm() const { return algorithm_; }
+  // What algorithm() stands for on this model's device: never kAuto.
+  Algorithm resolved_algorithm() const;
+
   // PyTorch's names in PyTorch's order: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0,
   // then "_reverse" for direction 1, then the next layer.
   const std::vector<std::string>& parameter_names() const { return names_; }
@@ -151,6 +169,7 @@ class RNN {
   Context ctx_;
   uint64_t id_;  // unique per model, so a cache knows which model filled it
   RNNOptions options_;
+  Algorithm algorithm_ = Algorithm::kAuto;
   std::vector<std::string> names_;
   Tensor flat_params_, flat_grads_;
   std::vector<Tensor> params_, grads_;

@@ -114,8 +114,8 @@ TEST_P(PackedBackend, MatchesPyTorch) {
   const Device device = device_of(GetParam());
   for (const auto& c : cases()) {
     SCOPED_TRACE(c.name);
-    Context ctx(device);
-    RNN rnn(ctx, c.o, 1);
+    Context ctx = make_context(GetParam());
+    RNN rnn = make_rnn(ctx, GetParam(), c.o, 1);
     ASSERT_EQ(rnn.parameter_names(), c.names);
     Tensor params = rnn.flat_parameters();  // a handle onto the model's storage
     params.copy_from(
@@ -147,7 +147,7 @@ TEST_P(PackedBackend, MatchesPyTorch) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, PackedBackend, ::testing::Values(Where::kCPU, Where::kCUDA),
+INSTANTIATE_TEST_SUITE_P(Backends, PackedBackend, ::testing::ValuesIn(every_algorithm()),
                          [](const auto& info) { return std::string(where_name(info.param)); });
 
 }  // namespace

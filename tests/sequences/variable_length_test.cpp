@@ -44,8 +44,8 @@ TEST_P(VariableLength, MatchesReference) {
     SCOPED_TRACE(case_name(c));
     const RNNOptions o = make_options(c.I, c.H, c.L, c.nl, c.bi, c.bf);
     const int64_t B = static_cast<int64_t>(c.lengths.size());
-    Context ctx(device);
-    RNN rnn(ctx, o, ++seed);
+    Context ctx = make_context(GetParam());
+    RNN rnn = make_rnn(ctx, GetParam(), o, ++seed);
     const auto x = random_floats(shape_numel(input_shape(o, c.T, B)), ++seed);
     const auto h0 = random_floats(shape_numel(state_shape(o, B)), ++seed, 0.5);
     const auto gy = random_floats(shape_numel(output_shape(o, c.T, B)), ++seed);
@@ -92,8 +92,8 @@ TEST_P(VariableLength, PaddingIsNeverRead) {
       for (int64_t k = 0; k < DH; ++k)
         gy[(b * T + t) * DH + k] = 0, gy_nan[(b * T + t) * DH + k] = kNaN;
     }
-  Context ctx(device);
-  RNN rnn(ctx, o, 3);
+  Context ctx = make_context(GetParam());
+  RNN rnn = make_rnn(ctx, GetParam(), o, 3);
   auto run = [&](const std::vector<float>& xs, const std::vector<float>& gys) {
     rnn.zero_grad();
     RNNCache cache;
@@ -124,8 +124,8 @@ TEST_P(VariableLength, SequenceAloneEqualsSequenceInBatch) {
   const int64_t T = 6, B = 4, DH = 10;
   const std::vector<int64_t> lengths = {4, 6, 1, 3};
   const auto x = to_float(random_floats(T * B * 2, 11));
-  Context ctx(device);
-  RNN rnn(ctx, o, 5);
+  Context ctx = make_context(GetParam());
+  RNN rnn = make_rnn(ctx, GetParam(), o, 5);
   const RNNOutput all = rnn.forward(Tensor::from_vector({T, B, 2}, x, device), Tensor(), lengths);
   const auto y_all = all.output.to_vector(), h_all = all.h_n.to_vector();
   for (int64_t b = 0; b < B; ++b) {
@@ -156,8 +156,8 @@ TEST_P(VariableLength, BatchesQueuedBackToBack) {
   const Device device = device_of(GetParam());
   const RNNOptions o = make_options(3, 6, 2, Nonlinearity::kTanh, true, false);
   const int64_t T = 7, B = 5;
-  Context ctx(device);
-  RNN rnn(ctx, o, 17);
+  Context ctx = make_context(GetParam());
+  RNN rnn = make_rnn(ctx, GetParam(), o, 17);
   constexpr int kBatches = 11;  // more than the CUDA backend's staging slots, twice over
   std::vector<std::vector<int64_t>> lengths;
   std::vector<std::vector<double>> xs;
@@ -181,7 +181,7 @@ TEST_P(VariableLength, BatchesQueuedBackToBack) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, VariableLength, ::testing::Values(Where::kCPU, Where::kCUDA),
+INSTANTIATE_TEST_SUITE_P(Backends, VariableLength, ::testing::ValuesIn(every_algorithm()),
                          [](const auto& info) { return std::string(where_name(info.param)); });
 
 // Lengths all equal to T are exactly the call without lengths.

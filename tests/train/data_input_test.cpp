@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "elman/elman.h"
+#include "tests/train/train_test_util.h"
 
 namespace elman {
 namespace {
@@ -22,16 +23,6 @@ std::string temp_file(const std::string& name, const std::string& content) {
   std::ofstream(path, std::ios::binary) << content;
   return path;
 }
-
-#define EXPECT_ERROR_WITH(call, part)                                             \
-  do {                                                                            \
-    try {                                                                         \
-      call;                                                                       \
-      ADD_FAILURE() << #call << " did not throw";                                 \
-    } catch (const Error& e) {                                                    \
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what(); \
-    }                                                                             \
-  } while (0)
 
 TEST(CsvInput, ByteOrderMarkIsStripped) {
   const auto c = read_csv_column(temp_file("bom.csv", "\xEF\xBB\xBFv,w\n1,2\n3,4\n"), "v");

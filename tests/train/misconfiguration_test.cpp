@@ -17,17 +17,6 @@ namespace {
 using train_test::Model;
 using train_test::regression;
 
-// Expects `call` to throw elman::Error whose message holds `part`.
-#define EXPECT_ERROR_WITH(call, part)                                                \
-  do {                                                                               \
-    try {                                                                            \
-      call;                                                                          \
-      ADD_FAILURE() << #call << " did not throw";                                    \
-    } catch (const Error& e) {                                                       \
-      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();    \
-    }                                                                                \
-  } while (0)
-
 TEST(Misconfiguration, OptimizerMustHoldBothModels) {
   Model m(2, 4, 1, 1), other(2, 4, 1, 2);
   Adam empty(m.ctx);

@@ -2,12 +2,26 @@
 // and the RNN + Linear model they train. (Public API only, so the tests depend on nothing else.)
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "elman/elman.h"
+
+// Expects `call` to throw elman::Error whose message holds `part`.
+#define EXPECT_ERROR_WITH(call, part)                                             \
+  do {                                                                            \
+    try {                                                                         \
+      call;                                                                       \
+      ADD_FAILURE() << #call << " did not throw";                                 \
+    } catch (const Error& e) {                                                    \
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what(); \
+    }                                                                             \
+  } while (0)
 
 namespace elman::train_test {
 
