@@ -92,6 +92,23 @@ void add_training_options(CLI::App& sub, CommonOptions& common) {
   sub.add_option("--resume", common.resume,
                  "continue from a training checkpoint (a file, or a run folder holding "
                  "training.safetensors); --epochs stays the total");
+  sub.add_flag("--allow-changes", common.allow_changes,
+               "with --resume: go on with another batch size, --bptt, --seed, --lr or "
+               "--lr-schedule than the checkpoint's (refused otherwise)");
+  sub.add_option("--lr-schedule", common.lr_schedule,
+                 "the learning rate per epoch: constant, step:STEP_SIZE[:GAMMA] (PyTorch's StepLR, "
+                 "gamma 0.1) or cosine:T_MAX[:ETA_MIN] (CosineAnnealingLR)")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            try {
+              elman::LRSchedule::parse(text);
+              return "";
+            } catch (const elman::Error& e) {
+              return e.what();
+            }
+          },
+          "SCHEDULE"));
 }
 
 void add_clip_and_bptt_options(CLI::App& sub, float& clip, int64_t& bptt) {

@@ -2,6 +2,7 @@
 // building the model, Adam and the (possibly resumed) trainer; fitting; saving the model.
 #include "scenario_common.h"
 
+#include <cstdio>
 #include <iostream>
 
 namespace demo {
@@ -31,6 +32,17 @@ RunIdentity run_identity(const std::string& scenario, const ModelShape& shape, R
   return data;
 }
 
+RunIdentity training_choices(const CommonOptions& common, const ModelShape& shape,
+                             const elman::TrainerOptions& to) {
+  char lr[32];
+  std::snprintf(lr, sizeof lr, "%.9g", static_cast<double>(shape.lr));
+  return {{"seed", std::to_string(common.seed)},
+          {"batch_size", std::to_string(to.batch_size)},
+          {"bptt", std::to_string(to.bptt)},
+          {"lr", lr},
+          {"lr_schedule", elman::LRSchedule::parse(common.lr_schedule).str()}};
+}
+
 TrainingRun::TrainingRun(elman::Context& ctx, const ModelShape& shape, const CommonOptions& common,
                          const std::filesystem::path& dir, int64_t total_epochs,
                          const RunIdentity& identity, elman::TrainerOptions to)
@@ -41,7 +53,11 @@ TrainingRun::TrainingRun(elman::Context& ctx, const ModelShape& shape, const Com
   opt.add_parameters(rnn.flat_parameters(), rnn.flat_grads());
   opt.add_parameters(fc.flat_parameters(), fc.flat_grads());
   to.seed = common.seed;
+  to.lr_schedule = elman::LRSchedule::parse(common.lr_schedule);
   const std::string resume = plan_resume(common, dir, total_epochs, identity, to);
+  // The options a resume checks (training_choices), recorded beside the identity.
+  for (const auto& [key, value] : training_choices(common, shape, to))
+    to.checkpoint_metadata[key] = value;
   trainer_ = std::make_unique<elman::Trainer>(rnn, fc, opt, to);
   if (!resume.empty()) trainer_->load_checkpoint(resume);
   resumed_epochs_ = trainer_->epochs_done();

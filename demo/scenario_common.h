@@ -29,6 +29,11 @@ struct ModelShape {
 // the options that define the data (file, column, window, vocabulary, encoding, ...).
 RunIdentity run_identity(const std::string& scenario, const ModelShape& shape, RunIdentity data);
 
+// The training options a resumed run keeps unless --allow-changes (make_run_folder): seed,
+// batch_size, bptt, lr_schedule (as the trainer records them) and lr. `to` is the scenario's.
+RunIdentity training_choices(const CommonOptions& common, const ModelShape& shape,
+                             const elman::TrainerOptions& to);
+
 class TrainingRun {
  public:
   // `identity` (run_identity) goes into every training checkpoint; make_run_folder has already
