@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "plots.h"
 #include "scenarios.h"
 
 namespace demo {
@@ -86,6 +87,8 @@ void add_common_options(CLI::App& sub, CommonOptions& common) {
                  "run folder (default: the resumed run's folder, else runs/<scenario>-<timestamp>)");
   sub.add_flag("--force", common.force,
                "overwrite the run in an existing --out folder (its run files are removed)");
+  sub.add_flag("--no-plots", common.no_plots,
+               "do not draw the run's PNGs at the end (tools/plot.py draws them later)");
 }
 
 void add_training_options(CLI::App& sub, CommonOptions& common) {
@@ -128,7 +131,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "elman-train: train Elman RNNs (torch.nn.RNN's model) with elman, on the CPU or a GPU.\n"
       "Every run writes a folder (metrics.csv, hidden_states.csv, model.safetensors,\n"
-      "command.txt); plot it with: tools/plot.py <run folder>"};
+      "command.txt) and draws its PNGs there when /usr/bin/python3 has matplotlib"};
   app.require_subcommand(1);
   demo::CommonOptions common;
   common.command_line = demo::join_command_line(argc, argv);
@@ -151,5 +154,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (status != 0) demo::discard_unused_run_folder();
+  if (status == 0 && !common.no_plots && !demo::current_run_folder().empty())
+    demo::draw_plots(demo::current_run_folder());
   return status;
 }

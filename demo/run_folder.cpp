@@ -144,6 +144,7 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path g_created_folder;  // the folder make_run_folder created (discard_unused_run_folder)
+fs::path g_run_folder;      // the folder make_run_folder returned (current_run_folder)
 
 // The files a run writes: what --force removes from an old run (nothing else is touched).
 const char* const kRunFiles[] = {"command.txt",         "metrics.csv",      "hidden_states.csv",
@@ -208,6 +209,7 @@ fs::path make_run_folder(const CommonOptions& common, const std::string& scenari
   if (ec)
     throw elman::Error("cannot create the run folder '" + dir.string() + "': " + ec.message());
   if (!existed) g_created_folder = dir;
+  g_run_folder = dir;
   for (const auto& e : fs::directory_iterator(dir, ec))
     if (is_stale_temporary(e.path().filename())) fs::remove(e.path(), ec);
   // command.txt: this command, after the commands of the run it resumes (in place).
@@ -216,6 +218,8 @@ fs::path make_run_folder(const CommonOptions& common, const std::string& scenari
   if (!cmd) throw elman::Error("cannot write '" + (dir / "command.txt").string() + "'");
   return dir;
 }
+
+const fs::path& current_run_folder() { return g_run_folder; }
 
 void discard_unused_run_folder() {
   if (g_created_folder.empty()) return;

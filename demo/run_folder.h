@@ -21,6 +21,7 @@ struct CommonOptions {
   std::string resume;        // --resume: a training checkpoint, or a run folder holding one
   bool allow_changes = false;  // --allow-changes: resume with other training options
   std::string lr_schedule = "constant";  // --lr-schedule (elman::LRSchedule::parse)
+  bool no_plots = false;  // --no-plots: leave the PNGs to tools/plot.py
 };
 
 // What defines a run's data and model (scenario, files, window, vocabulary, sizes, ...), as
@@ -77,6 +78,9 @@ elman::Device pick_device(const std::string& name);
 std::filesystem::path make_run_folder(const CommonOptions& common, const std::string& scenario,
                                       const RunIdentity& identity = {},
                                       const RunIdentity& training = {});
+
+// The folder make_run_folder returned last (empty before): where the pictures are drawn.
+const std::filesystem::path& current_run_folder();
 
 // Called when a run fails: removes the folder make_run_folder created if it still holds nothing
 // but command.txt, so a failed run leaves nothing that looks like a run.

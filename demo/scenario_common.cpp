@@ -58,6 +58,9 @@ TrainingRun::TrainingRun(elman::Context& ctx, const ModelShape& shape, const Com
   // The options a resume checks (training_choices), recorded beside the identity.
   for (const auto& [key, value] : training_choices(common, shape, to))
     to.checkpoint_metadata[key] = value;
+  to.on_batch = [this](int64_t epoch, int64_t done, int64_t total) {
+    if (progress_) progress_->on_batch(epoch, done, total);
+  };
   trainer_ = std::make_unique<elman::Trainer>(rnn, fc, opt, to);
   if (!resume.empty()) trainer_->load_checkpoint(resume);
   resumed_epochs_ = trainer_->epochs_done();
@@ -67,10 +70,16 @@ elman::FitResult TrainingRun::fit(const elman::Dataset& train, const elman::Data
                                   const std::function<void(const elman::EpochResult&)>& on_epoch,
                                   double unit_scale) {
   MetricsLog metrics(dir_, resumed_epochs_, unit_scale);
-  return trainer_->fit(train, &val, [&](const elman::EpochResult& r) {
+  progress_ = std::make_unique<ProgressLine>(trainer_->epochs_done() + 1,
+                                             trainer_->options().epochs);
+  elman::FitResult result = trainer_->fit(train, &val, [&](const elman::EpochResult& r) {
     metrics.add(r);  // on disk after every epoch: a killed run keeps its curve
+    progress_->clear();
     if (on_epoch) on_epoch(r);
+    progress_->on_epoch(r.train_loss, unit_scale);
   });
+  progress_.reset();  // clears the line
+  return result;
 }
 
 double total_seconds(const std::vector<elman::EpochResult>& epochs) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "progress.h"
 #include "run_folder.h"
 
 namespace demo {
@@ -50,6 +51,7 @@ class TrainingRun {
                        double unit_scale = 1.0);
 
   elman::Trainer& trainer() { return *trainer_; }
+  TrainingRun(TrainingRun&&) = delete;  // the trainer's progress callback points at this one
 
   elman::RNN rnn;
   elman::Linear fc;
@@ -58,6 +60,7 @@ class TrainingRun {
  private:
   std::filesystem::path dir_;
   std::unique_ptr<elman::Trainer> trainer_;  // built after opt holds rnn's and fc's buffers
+  std::unique_ptr<ProgressLine> progress_;   // during fit()
   int64_t resumed_epochs_ = 0;
 };
 

@@ -496,6 +496,7 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
       run_batch(m, o, train, dtrain, order_dev.data(), first, b, true,
                 static_cast<float>(b) / static_cast<float>(dtrain.n), train_sum, out, in_grads,
                 &step);
+      if (o.on_batch) o.on_batch(epoch, first + b, dtrain.n);
     }
     if (dval.n > 0) evaluate_queued(m, o, *val, dval, val_order, val_sum);
 

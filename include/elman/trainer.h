@@ -56,6 +56,11 @@ struct TrainerOptions {
   // training checkpoint records), as PyTorch's scheduler.step() after every epoch gives it.
   // Constant by default: the optimizer's rate is then left as it is.
   LRSchedule lr_schedule;
+  // When set, called by fit() after every training batch is queued with the epoch (1-based),
+  // the sequences of the epoch done so far and the epoch's total: for a progress display. It
+  // reads nothing from the device (the loss is read once per epoch) and must not call the
+  // trainer.
+  std::function<void(int64_t epoch, int64_t done, int64_t total)> on_batch;
 };
 
 struct EpochResult {
