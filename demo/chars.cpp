@@ -99,8 +99,9 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
                                              {"seq_len", std::to_string(o.seq_len)},
                                              {"val_fraction", fraction},
                                              {"vocabulary", vocab.chars()}});
-  const auto dir = make_run_folder(common, "chars", identity);
-  TrainingRun run(ctx, shape, common, dir, o.epochs, identity, chars_trainer_options(o));
+  const elman::TrainerOptions to = chars_trainer_options(o);
+  const auto dir = make_run_folder(common, "chars", identity, training_choices(common, shape, to));
+  TrainingRun run(ctx, shape, common, dir, o.epochs, identity, to);
   const double bits = 1.0 / std::log(2.0);
   std::printf(
       "RNN(%lld, %lld) + Linear(%lld, %lld) on every step, Adam lr %g, batch %lld, "

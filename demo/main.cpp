@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "plots.h"
 #include "scenarios.h"
 
 namespace demo {
@@ -86,12 +87,31 @@ void add_common_options(CLI::App& sub, CommonOptions& common) {
                  "run folder (default: the resumed run's folder, else runs/<scenario>-<timestamp>)");
   sub.add_flag("--force", common.force,
                "overwrite the run in an existing --out folder (its run files are removed)");
+  sub.add_flag("--no-plots", common.no_plots,
+               "do not draw the run's PNGs at the end (tools/plot.py draws them later)");
 }
 
 void add_training_options(CLI::App& sub, CommonOptions& common) {
   sub.add_option("--resume", common.resume,
                  "continue from a training checkpoint (a file, or a run folder holding "
                  "training.safetensors); --epochs stays the total");
+  sub.add_flag("--allow-changes", common.allow_changes,
+               "with --resume: go on with another batch size, --bptt, --seed, --lr or "
+               "--lr-schedule than the checkpoint's (refused otherwise)");
+  sub.add_option("--lr-schedule", common.lr_schedule,
+                 "the learning rate per epoch: constant, step:STEP_SIZE[:GAMMA] (PyTorch's StepLR, "
+                 "gamma 0.1) or cosine:T_MAX[:ETA_MIN] (CosineAnnealingLR)")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            try {
+              elman::LRSchedule::parse(text);
+              return "";
+            } catch (const elman::Error& e) {
+              return e.what();
+            }
+          },
+          "SCHEDULE"));
 }
 
 void add_clip_and_bptt_options(CLI::App& sub, float& clip, int64_t& bptt) {
@@ -111,7 +131,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "elman-train: train Elman RNNs (torch.nn.RNN's model) with elman, on the CPU or a GPU.\n"
       "Every run writes a folder (metrics.csv, hidden_states.csv, model.safetensors,\n"
-      "command.txt); plot it with: tools/plot.py <run folder>"};
+      "command.txt) and draws its PNGs there when /usr/bin/python3 has matplotlib"};
   app.require_subcommand(1);
   demo::CommonOptions common;
   common.command_line = demo::join_command_line(argc, argv);
@@ -134,5 +154,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (status != 0) demo::discard_unused_run_folder();
+  if (status == 0 && !common.no_plots && !demo::current_run_folder().empty())
+    demo::draw_plots(demo::current_run_folder());
   return status;
 }

@@ -89,17 +89,17 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
                     {"examples", std::to_string(o.examples)},
                     {"start_max", std::to_string(o.start_max)},
                     {"data_seed", std::to_string(common.seed)}});
-  const auto dir = make_run_folder(common, "next-number", identity);
-
-  std::mt19937_64 data_gen(common.seed);
-  const elman::Dataset train = make_data(o, o.examples, data_gen);
-  const elman::Dataset val = make_data(o, o.val_examples, data_gen);
-
   // The tutorial's RNNPyTorch: nn.RNN(1, hidden, batch_first=True) + nn.Linear(hidden, 1).
   elman::TrainerOptions to;
   to.batch_size = o.batch;
   to.head = o.encoding == "diff" ? elman::HeadMode::kEveryStep : elman::HeadMode::kLastStep;
   to.loss = elman::LossType::kMSE;
+  const auto dir = make_run_folder(common, "next-number", identity,
+                                   training_choices(common, shape, to));
+
+  std::mt19937_64 data_gen(common.seed);
+  const elman::Dataset train = make_data(o, o.examples, data_gen);
+  const elman::Dataset val = make_data(o, o.val_examples, data_gen);
   TrainingRun run(ctx, shape, common, dir, o.epochs, identity, to);
 
   std::cout << "next-number: " << o.examples << " windows of " << o.window

@@ -96,13 +96,17 @@ std::string file_fingerprint(const std::string& path) {
   return content_fingerprint(elman::read_text_file(path));
 }
 
-void check_same_run(const std::string& checkpoint, const RunIdentity& identity,
-                    const std::map<std::string, std::string>& recorded) {
+namespace {
+
+// "\n  key: this run 'a', the checkpoint 'b'" for every key of `wanted` that `recorded` lacks
+// or holds with another value.
+std::string differences_from(const RunIdentity& wanted,
+                             const std::map<std::string, std::string>& recorded) {
   std::string differences;
   auto shown = [](const std::string& v) {
     return v.size() > 60 ? "'" + v.substr(0, 60) + "...'" : "'" + v + "'";
   };
-  for (const auto& [key, value] : identity) {
+  for (const auto& [key, value] : wanted) {
     const auto it = recorded.find(key);
     if (it == recorded.end())
       differences += "\n  " + key + ": this run " + shown(value) + ", the checkpoint none";
@@ -110,6 +114,14 @@ void check_same_run(const std::string& checkpoint, const RunIdentity& identity,
       differences += "\n  " + key + ": this run " + shown(value) + ", the checkpoint " +
                      shown(it->second);
   }
+  return differences;
+}
+
+}  // namespace
+
+void check_same_run(const std::string& checkpoint, const RunIdentity& identity,
+                    const std::map<std::string, std::string>& recorded) {
+  const std::string differences = differences_from(identity, recorded);
   if (!differences.empty())
     throw elman::Error("--resume: '" + checkpoint + "' was written by another run; it differs " +
                        "in what defines the data and the model:" + differences +
@@ -117,11 +129,22 @@ void check_same_run(const std::string& checkpoint, const RunIdentity& identity,
                        "--resume)");
 }
 
+void check_same_training(const std::string& checkpoint, const RunIdentity& training,
+                         const std::map<std::string, std::string>& recorded) {
+  const std::string differences = differences_from(training, recorded);
+  if (!differences.empty())
+    throw elman::Error("--resume: '" + checkpoint + "' was trained with other options:" +
+                       differences +
+                       "\n(resume with that run's options, or pass --allow-changes to go on with "
+                       "these)");
+}
+
 namespace {
 
 namespace fs = std::filesystem;
 
 fs::path g_created_folder;  // the folder make_run_folder created (discard_unused_run_folder)
+fs::path g_run_folder;      // the folder make_run_folder returned (current_run_folder)
 
 // The files a run writes: what --force removes from an old run (nothing else is touched).
 const char* const kRunFiles[] = {"command.txt",         "metrics.csv",      "hidden_states.csv",
@@ -148,11 +171,13 @@ bool same_folder(const fs::path& a, const fs::path& b) {
 }  // namespace
 
 fs::path make_run_folder(const CommonOptions& common, const std::string& scenario,
-                         const RunIdentity& identity) {
+                         const RunIdentity& identity, const RunIdentity& training) {
   const std::string resumed = resume_file(common.resume);
   if (!resumed.empty()) {  // before anything is written: a refused resume changes nothing
     checkpoint_epochs(resumed);  // a training checkpoint at all
-    check_same_run(resumed, identity, elman::read_checkpoint_metadata(resumed));
+    const auto recorded = elman::read_checkpoint_metadata(resumed);
+    check_same_run(resumed, identity, recorded);
+    if (!common.allow_changes) check_same_training(resumed, training, recorded);
   }
   const fs::path resumed_dir = resumed.empty() ? fs::path() : fs::path(resumed).parent_path();
   fs::path dir = common.out;
@@ -184,6 +209,7 @@ fs::path make_run_folder(const CommonOptions& common, const std::string& scenari
   if (ec)
     throw elman::Error("cannot create the run folder '" + dir.string() + "': " + ec.message());
   if (!existed) g_created_folder = dir;
+  g_run_folder = dir;
   for (const auto& e : fs::directory_iterator(dir, ec))
     if (is_stale_temporary(e.path().filename())) fs::remove(e.path(), ec);
   // command.txt: this command, after the commands of the run it resumes (in place).
@@ -192,6 +218,8 @@ fs::path make_run_folder(const CommonOptions& common, const std::string& scenari
   if (!cmd) throw elman::Error("cannot write '" + (dir / "command.txt").string() + "'");
   return dir;
 }
+
+const fs::path& current_run_folder() { return g_run_folder; }
 
 void discard_unused_run_folder() {
   if (g_created_folder.empty()) return;

@@ -19,6 +19,9 @@ struct CommonOptions {
   bool force = false;        // --force: overwrite the run in an existing --out folder
   std::string command_line;  // argv joined, for command.txt
   std::string resume;        // --resume: a training checkpoint, or a run folder holding one
+  bool allow_changes = false;  // --allow-changes: resume with other training options
+  std::string lr_schedule = "constant";  // --lr-schedule (elman::LRSchedule::parse)
+  bool no_plots = false;  // --no-plots: leave the PNGs to tools/plot.py
 };
 
 // What defines a run's data and model (scenario, files, window, vocabulary, sizes, ...), as
@@ -55,6 +58,9 @@ std::string file_fingerprint(const std::string& path);
 // metadata) differs or is missing.
 void check_same_run(const std::string& checkpoint, const RunIdentity& identity,
                     const std::map<std::string, std::string>& recorded);
+// The same for the training options, the message saying how to accept the change.
+void check_same_training(const std::string& checkpoint, const RunIdentity& training,
+                         const std::map<std::string, std::string>& recorded);
 
 // "cpu", "cuda" (an error when no device is present) or "auto" (CUDA when present, else the CPU
 // with a one-line notice on stderr).
@@ -66,9 +72,15 @@ elman::Device pick_device(const std::string& name);
 // run's files). Removes temporary files a killed save left behind, writes command.txt (appends
 // to it when resuming in place) and returns the path. Call it once everything that can be
 // checked before training has been.
-// With --resume, first checks (check_same_run) that the checkpoint records `identity`.
+// With --resume, first checks (check_same_run) that the checkpoint records `identity` and,
+// unless --allow-changes, `training` (the training options a resumed run keeps: batch size,
+// bptt, seed, learning rate and schedule; check_same_training).
 std::filesystem::path make_run_folder(const CommonOptions& common, const std::string& scenario,
-                                      const RunIdentity& identity = {});
+                                      const RunIdentity& identity = {},
+                                      const RunIdentity& training = {});
+
+// The folder make_run_folder returned last (empty before): where the pictures are drawn.
+const std::filesystem::path& current_run_folder();
 
 // Called when a run fails: removes the folder make_run_folder created if it still holds nothing
 // but command.txt, so a failed run leaves nothing that looks like a run.

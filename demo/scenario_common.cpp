@@ -2,6 +2,7 @@
 // building the model, Adam and the (possibly resumed) trainer; fitting; saving the model.
 #include "scenario_common.h"
 
+#include <cstdio>
 #include <iostream>
 
 namespace demo {
@@ -31,6 +32,17 @@ RunIdentity run_identity(const std::string& scenario, const ModelShape& shape, R
   return data;
 }
 
+RunIdentity training_choices(const CommonOptions& common, const ModelShape& shape,
+                             const elman::TrainerOptions& to) {
+  char lr[32];
+  std::snprintf(lr, sizeof lr, "%.9g", static_cast<double>(shape.lr));
+  return {{"seed", std::to_string(common.seed)},
+          {"batch_size", std::to_string(to.batch_size)},
+          {"bptt", std::to_string(to.bptt)},
+          {"lr", lr},
+          {"lr_schedule", elman::LRSchedule::parse(common.lr_schedule).str()}};
+}
+
 TrainingRun::TrainingRun(elman::Context& ctx, const ModelShape& shape, const CommonOptions& common,
                          const std::filesystem::path& dir, int64_t total_epochs,
                          const RunIdentity& identity, elman::TrainerOptions to)
@@ -41,7 +53,14 @@ TrainingRun::TrainingRun(elman::Context& ctx, const ModelShape& shape, const Com
   opt.add_parameters(rnn.flat_parameters(), rnn.flat_grads());
   opt.add_parameters(fc.flat_parameters(), fc.flat_grads());
   to.seed = common.seed;
+  to.lr_schedule = elman::LRSchedule::parse(common.lr_schedule);
   const std::string resume = plan_resume(common, dir, total_epochs, identity, to);
+  // The options a resume checks (training_choices), recorded beside the identity.
+  for (const auto& [key, value] : training_choices(common, shape, to))
+    to.checkpoint_metadata[key] = value;
+  to.on_batch = [this](int64_t epoch, int64_t done, int64_t total) {
+    if (progress_) progress_->on_batch(epoch, done, total);
+  };
   trainer_ = std::make_unique<elman::Trainer>(rnn, fc, opt, to);
   if (!resume.empty()) trainer_->load_checkpoint(resume);
   resumed_epochs_ = trainer_->epochs_done();
@@ -51,10 +70,16 @@ elman::FitResult TrainingRun::fit(const elman::Dataset& train, const elman::Data
                                   const std::function<void(const elman::EpochResult&)>& on_epoch,
                                   double unit_scale) {
   MetricsLog metrics(dir_, resumed_epochs_, unit_scale);
-  return trainer_->fit(train, &val, [&](const elman::EpochResult& r) {
+  progress_ = std::make_unique<ProgressLine>(trainer_->epochs_done() + 1,
+                                             trainer_->options().epochs);
+  elman::FitResult result = trainer_->fit(train, &val, [&](const elman::EpochResult& r) {
     metrics.add(r);  // on disk after every epoch: a killed run keeps its curve
+    progress_->clear();
     if (on_epoch) on_epoch(r);
+    progress_->on_epoch(r.train_loss, unit_scale);
   });
+  progress_.reset();  // clears the line
+  return result;
 }
 
 double total_seconds(const std::vector<elman::EpochResult>& epochs) {

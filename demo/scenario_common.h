@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "progress.h"
 #include "run_folder.h"
 
 namespace demo {
@@ -29,6 +30,11 @@ struct ModelShape {
 // the options that define the data (file, column, window, vocabulary, encoding, ...).
 RunIdentity run_identity(const std::string& scenario, const ModelShape& shape, RunIdentity data);
 
+// The training options a resumed run keeps unless --allow-changes (make_run_folder): seed,
+// batch_size, bptt, lr_schedule (as the trainer records them) and lr. `to` is the scenario's.
+RunIdentity training_choices(const CommonOptions& common, const ModelShape& shape,
+                             const elman::TrainerOptions& to);
+
 class TrainingRun {
  public:
   // `identity` (run_identity) goes into every training checkpoint; make_run_folder has already
@@ -45,6 +51,7 @@ class TrainingRun {
                        double unit_scale = 1.0);
 
   elman::Trainer& trainer() { return *trainer_; }
+  TrainingRun(TrainingRun&&) = delete;  // the trainer's progress callback points at this one
 
   elman::RNN rnn;
   elman::Linear fc;
@@ -53,6 +60,7 @@ class TrainingRun {
  private:
   std::filesystem::path dir_;
   std::unique_ptr<elman::Trainer> trainer_;  // built after opt holds rnn's and fc's buffers
+  std::unique_ptr<ProgressLine> progress_;   // during fit()
   int64_t resumed_epochs_ = 0;
 };
 

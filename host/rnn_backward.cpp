@@ -12,6 +12,7 @@
 #include "host/recurrence.h"
 #include "host/rnn_state.h"
 #include "host/shape_checks.h"
+#include "host/unbatched.h"
 
 namespace elman {
 namespace {
@@ -141,8 +142,17 @@ RNNInputGrads RNN::backward(const RNNCache& cache, const Tensor& grad_output,
 
 void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const Tensor& grad_h_n,
                         RNNInputGrads& result) {
+  check_usable("RNN::backward");
+  if (!cache.state().unbatched) return backward_batched(cache, grad_output, grad_h_n, result);
+  detail::UnbatchedBackward u("RNN::backward", options_, ctx_.device(),
+                              cache.state().batch.plan.seq_len, grad_output, grad_h_n, result);
+  backward_batched(cache, u.grad_output, u.grad_h_n, u.result);
+  u.finish(result);
+}
+
+void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output,
+                           const Tensor& grad_h_n, RNNInputGrads& result) {
   constexpr const char* kCall = "RNN::backward";
-  check_usable(kCall);
   if (!cache.valid()) throw Error("RNN::backward: the cache holds no forward_train result");
   const RNNCache::State& st = cache.state();
   if (st.owner != id_)

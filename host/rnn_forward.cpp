@@ -12,6 +12,7 @@
 #include "host/recurrence.h"
 #include "host/rnn_state.h"
 #include "host/shape_checks.h"
+#include "host/unbatched.h"
 
 namespace elman {
 namespace {
@@ -153,6 +154,12 @@ void RNN::forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result,
                        const std::vector<int64_t>& lengths) {
   constexpr const char* kCall = "RNN::forward";
   check_usable(kCall);
+  if (detail::is_unbatched(input)) {
+    detail::UnbatchedForward u(kCall, options_, ctx_.device(), input, h0, result);
+    forward_into(u.input, u.h0, u.result, lengths);
+    u.finish(result);
+    return;
+  }
   const Device device = ctx_.device();
   const detail::SequenceDims dims = detail::check_input(kCall, options_, input, device);
   detail::check_tensor(kCall, "h0", h0, detail::state_shape(options_, dims), device, true);
@@ -188,6 +195,13 @@ void RNN::forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& ca
                              RNNOutput& result, const std::vector<int64_t>& lengths) {
   constexpr const char* kCall = "RNN::forward_train";
   check_usable(kCall);
+  if (detail::is_unbatched(input)) {
+    detail::UnbatchedForward u(kCall, options_, ctx_.device(), input, h0, result);
+    forward_train_into(u.input, u.h0, cache, u.result, lengths);
+    u.finish(result);
+    cache.state().unbatched = true;  // backward takes and returns unbatched tensors too
+    return;
+  }
   const Device device = ctx_.device();
   const detail::SequenceDims dims = detail::check_input(kCall, options_, input, device);
   detail::check_tensor(kCall, "h0", h0, detail::state_shape(options_, dims), device, true);
@@ -198,6 +212,7 @@ void RNN::forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& ca
   Workspace& ws = *workspace_;
   RNNCache::State& st = cache.state();
   st.valid = false;  // from here on the cache is rewritten
+  st.unbatched = false;
   prepare_batch(be, st.batch, std::move(plan));
   detail::ensure_result(result.output, detail::output_shape(options_, dims), device);
   detail::ensure_result(result.h_n, detail::state_shape(options_, dims), device);

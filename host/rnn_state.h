@@ -55,6 +55,7 @@ struct RNN::Workspace {
 struct RNNCache::State {
   uint64_t owner = 0;  // RNN::id_ of the model whose forward_train filled this cache (0: none)
   bool valid = false;
+  bool unbatched = false;  // filled from [T, I] input: backward takes and returns unbatched
   detail::DeviceBatch batch;
   Tensor input;                       // the user's input (shared, not copied)
   uint64_t input_version = 0;         // input.version() when forward_train finished

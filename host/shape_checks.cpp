@@ -14,8 +14,9 @@ static void check_device(const char* call, const char* name, const Tensor& t, De
 SequenceDims check_input(const char* call, const RNNOptions& o, const Tensor& input,
                          Device device) {
   if (!input.defined()) throw Error(std::string(call) + ": input is undefined");
-  const std::string expected = o.batch_first ? "[B, T, " + std::to_string(o.input_size) + "]"
-                                             : "[T, B, " + std::to_string(o.input_size) + "]";
+  const std::string I = std::to_string(o.input_size);
+  const std::string expected =
+      (o.batch_first ? "[B, T, " + I + "]" : "[T, B, " + I + "]") + " or unbatched [T, " + I + "]";
   if (input.dim() != 3 || input.size(2) != o.input_size)
     throw Error(std::string(call) + ": input has shape " + shape_str(input.shape()) +
                 ", expected " + expected + " (input_size = " + std::to_string(o.input_size) +

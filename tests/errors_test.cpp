@@ -63,12 +63,13 @@ TEST_F(ForwardErrors, InputShape) {
                      "input_size = 4");
   ELMAN_EXPECT_ERROR(rnn_.forward_train(Tensor::zeros({5, 3, 2}), Tensor(), cache),
                      "RNN::forward_train: input has shape [5, 3, 2], expected [T, B, 4]");
-  // Not 3-D.
-  ELMAN_EXPECT_ERROR(rnn_.forward(Tensor::zeros({5, 4})),
-                     "RNN::forward: input has shape [5, 4], expected [T, B, 4]");
+  // Neither 3-D nor unbatched 2-D [T, input_size].
+  ELMAN_EXPECT_ERROR(rnn_.forward(Tensor::zeros({5, 2})),
+                     "RNN::forward: input has shape [5, 2], expected unbatched [T, 4]");
   ELMAN_EXPECT_ERROR(rnn_.forward(Tensor::zeros({5, 3, 1, 4})),
                      "RNN::forward: input has shape [5, 3, 1, 4], expected [T, B, 4]");
-  ELMAN_EXPECT_ERROR(rnn_.forward(Tensor::zeros({4})), "RNN::forward: input has shape [4]");
+  ELMAN_EXPECT_ERROR(rnn_.forward(Tensor::zeros({4})), "RNN::forward: input has shape [4]",
+                     "expected [T, B, 4] or unbatched [T, 4]");
   // Undefined.
   ELMAN_EXPECT_ERROR(rnn_.forward(Tensor()), "RNN::forward", "input", "undefined");
   // T = 0.

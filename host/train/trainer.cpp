@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -46,6 +47,7 @@ struct Trainer::Impl {
   RNN* rnn;
   Linear* head;
   Optimizer* opt;
+  double base_lr = 0.0;  // the schedule's starting rate (TrainerOptions::lr_schedule)
   Context* ctx;
   MSELoss mse;
   CrossEntropyLoss ce;
@@ -134,7 +136,9 @@ Trainer::Trainer(RNN& rnn, Linear& head, Optimizer& optimizer, const TrainerOpti
   impl_->rnn = &rnn;
   impl_->head = &head;
   impl_->opt = &optimizer;
+  impl_->base_lr = optimizer.learning_rate();
   impl_->ctx = &rnn.context();
+  options.lr_schedule.validate();
   if (options.bptt < 0)
     throw Error(std::string(kCall) + ": bptt must be >= 0 (0: full BPTT), got " +
                 std::to_string(options.bptt));
@@ -375,6 +379,11 @@ void save_training_checkpoint(Trainer::Impl& m, const TrainerOptions& o, const s
   meta["optimizer"] = m.opt->kind();
   meta["optimizer_steps"] = std::to_string(m.opt->step_count());
   meta["learning_rate"] = lr.str();
+  std::ostringstream base_lr;
+  base_lr.precision(17);
+  base_lr << m.base_lr;
+  meta["base_learning_rate"] = base_lr.str();
+  meta["lr_schedule"] = o.lr_schedule.str();
   meta["shuffle_rng"] = rng.str();
   meta["seed"] = std::to_string(o.seed);
   meta["batch_size"] = std::to_string(o.batch_size);
@@ -468,6 +477,8 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
   const int64_t first_epoch = m.epochs_done + 1;
   for (int64_t epoch = first_epoch; epoch < first_epoch + o.epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
+    if (o.lr_schedule.kind != LRSchedule::Kind::kConstant)
+      m.opt->set_learning_rate(static_cast<float>(o.lr_schedule.rate_at(m.base_lr, epoch - 1)));
     // The epoch's order: drawn on the host, uploaded once (one synchronising copy per epoch).
     float* oh = order_host.data();
     if (o.shuffle) {
@@ -485,6 +496,7 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
       run_batch(m, o, train, dtrain, order_dev.data(), first, b, true,
                 static_cast<float>(b) / static_cast<float>(dtrain.n), train_sum, out, in_grads,
                 &step);
+      if (o.on_batch) o.on_batch(epoch, first + b, dtrain.n);
     }
     if (dval.n > 0) evaluate_queued(m, o, *val, dval, val_order, val_sum);
 
@@ -609,6 +621,15 @@ std::map<std::string, std::string> Trainer::load_checkpoint(const std::string& p
     throw Error(call + ": metadata says " + std::to_string(epoch) + " epochs took " +
                 std::to_string(steps) + " optimizer steps, which no training run can do (every "
                 "epoch takes at least one step)");
+  double base_lr = m.base_lr;  // checkpoints from before schedules do not record it
+  if (meta.count("base_learning_rate")) {
+    const std::string& v = meta.at("base_learning_rate");
+    char* end = nullptr;
+    base_lr = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !std::isfinite(base_lr) || base_lr < 0)
+      throw Error(call + ": metadata base_learning_rate must be a finite number >= 0, got '" + v +
+                  "'");
+  }
   std::mt19937_64 gen;
   {
     std::istringstream in(field("shuffle_rng"));
@@ -648,6 +669,7 @@ std::map<std::string, std::string> Trainer::load_checkpoint(const std::string& p
   for (const auto& [name, state] : states)
     state->copy_from(Tensor::from_vector(state->shape(), file.at(name).values, Device::cpu()));
   m.opt->set_step_count(steps);
+  m.base_lr = base_lr;
   m.gen = gen;
   m.epochs_done = epoch;
   m.last_checkpoint = path;

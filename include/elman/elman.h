@@ -8,6 +8,7 @@
 #include "elman/error.h"
 #include "elman/linear.h"
 #include "elman/loss.h"
+#include "elman/lr_schedule.h"
 #include "elman/optim.h"
 #include "elman/rnn.h"
 #include "elman/tensor.h"

@@ -49,8 +49,8 @@ struct RNNOptions {
 
 // torch.nn.RNN's two results.
 struct RNNOutput {
-  Tensor output;  // [T, B, D*H], or [B, T, D*H] with batch_first
-  Tensor h_n;     // [num_layers * D, B, H], index l * D + d
+  Tensor output;  // [T, B, D*H], or [B, T, D*H] with batch_first; [T, D*H] for unbatched input
+  Tensor h_n;     // [num_layers * D, B, H], index l * D + d; [num_layers * D, H] unbatched
 };
 
 // Gradients w.r.t. the inputs of forward_train (parameter gradients go to RNN::grad()).
@@ -120,6 +120,9 @@ class RNN {
   void zero_grad();
 
   // Inference: saves nothing. `h0` may be undefined (zeros), like PyTorch's optional hx.
+  // Unbatched input, as in PyTorch: `input` [T, input_size] (batch_first does not apply) with
+  // h0 [num_layers * D, H] is one sequence; the results then have no batch dimension either,
+  // and so do backward's arguments and results for the cache such a forward_train filled.
   // `lengths` (optional, one per sequence, each in [1, T], any order) gives variable-length
   // batches PyTorch's packed-sequence semantics: sequence b runs steps t < lengths[b] only, its
   // outputs past that are zero, its h_n is its state at its own last step, and the reverse
@@ -166,6 +169,9 @@ class RNN {
  private:
   struct Workspace;
   void check_usable(const char* call) const;  // throws on a moved-from model
+  // backward_into for batched tensors (an unbatched call views its tensors as a batch of one).
+  void backward_batched(const RNNCache& cache, const Tensor& grad_output, const Tensor& grad_h_n,
+                        RNNInputGrads& result);
   Context ctx_;
   uint64_t id_;  // unique per model, so a cache knows which model filled it
   RNNOptions options_;

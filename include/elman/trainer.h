@@ -13,6 +13,7 @@
 
 #include "elman/data.h"
 #include "elman/linear.h"
+#include "elman/lr_schedule.h"
 #include "elman/optim.h"
 #include "elman/rnn.h"
 
@@ -50,6 +51,16 @@ struct TrainerOptions {
   // Extra string metadata written into every such checkpoint (e.g. what defines the data and
   // the model, so that a resume can check it continues the same run).
   std::map<std::string, std::string> checkpoint_metadata;
+  // The learning rate of each epoch: lr_schedule.rate_at(base, epoch - 1) for epochs counted
+  // from 1, where base is the optimizer's rate when the Trainer is built (or the one a loaded
+  // training checkpoint records), as PyTorch's scheduler.step() after every epoch gives it.
+  // Constant by default: the optimizer's rate is then left as it is.
+  LRSchedule lr_schedule;
+  // When set, called by fit() after every training batch is queued with the epoch (1-based),
+  // the sequences of the epoch done so far and the epoch's total: for a progress display. It
+  // reads nothing from the device (the loss is read once per epoch) and must not call the
+  // trainer.
+  std::function<void(int64_t epoch, int64_t done, int64_t total)> on_batch;
 };
 
 struct EpochResult {
@@ -110,8 +121,8 @@ class Trainer {
   // optimizer's state as "optimizer.<g>.<name>" (g: the add_parameters index, name torch's:
   // momentum_buffer, exp_avg, exp_avg_sq; each 1-D, the flat buffer's layout), and string
   // metadata: elman_training_checkpoint "1", epoch, optimizer (kind), optimizer_steps,
-  // learning_rate, shuffle_rng (the std::mt19937_64 state as its operator<< writes it), seed,
-  // batch_size, bptt, plus `metadata`. Atomic (save_safetensors). Refuses, with elman::Error
+  // learning_rate, base_learning_rate, lr_schedule (LRSchedule::str()), shuffle_rng (the
+  // std::mt19937_64 state as its operator<< writes it), seed, batch_size, bptt, plus `metadata`. Atomic (save_safetensors). Refuses, with elman::Error
   // naming the tensor, to write a NaN or an infinity: the previous file stays as it was.
   // Reads the parameters and state back from the device (synchronises).
   void save_checkpoint(const std::string& path,
@@ -120,8 +131,9 @@ class Trainer {
   // shuffle generator) so that fit() continues exactly as the uninterrupted run would have.
   // All-or-nothing: a missing, extra, misshapen or non-finite tensor, another optimizer kind or
   // a bad metadata field throws elman::Error naming the file and the problem, and nothing is
-  // changed. The recorded seed, batch_size, bptt and learning_rate are informational: this
-  // trainer's own options apply from here on (the same options give the uninterrupted run).
+  // changed. The base learning rate is restored (the schedule continues where it was); the
+  // recorded seed, batch_size, bptt and lr_schedule are informational: this trainer's own
+  // options apply from here on (the same options give the uninterrupted run).
   // Returns the file's metadata.
   std::map<std::string, std::string> load_checkpoint(const std::string& path);
 
