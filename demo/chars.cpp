@@ -26,7 +26,7 @@ std::string sample_text(elman::RNN& rnn, elman::Linear& fc, const elman::Vocabul
   const int64_t V = vocab.size(), H = rnn.options().hidden_size;
   const elman::Device dev = rnn.context().device();
   std::mt19937_64 gen(seed);
-  elman::Tensor h = elman::Tensor::zeros({1, 1, H}, dev);
+  elman::Tensor h = elman::Tensor::zeros({rnn.options().num_layers, 1, H}, dev);
   std::vector<float> onehot(static_cast<size_t>(V));
   std::vector<float> logits;
   auto feed = [&](int id) {  // one step: x = one-hot(id), carrying h
@@ -104,9 +104,10 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
   TrainingRun run(ctx, shape, common, dir, o.epochs, identity, to);
   const double bits = 1.0 / std::log(2.0);
   std::printf(
-      "RNN(%lld, %lld) + Linear(%lld, %lld) on every step, Adam lr %g, batch %lld, "
-      "clip %g, %s, on %s; losses in bits per character (uniform guessing: %.2f)\n",
+      "RNN(%lld, %lld, layers %lld, dropout %g) + Linear(%lld, %lld) on every step, Adam lr %g, "
+      "batch %lld, clip %g, %s, on %s; losses in bits per character (uniform guessing: %.2f)\n",
       static_cast<long long>(vocab.size()), static_cast<long long>(o.hidden),
+      static_cast<long long>(o.layers), static_cast<double>(o.dropout),
       static_cast<long long>(o.hidden), static_cast<long long>(vocab.size()),
       static_cast<double>(o.lr), static_cast<long long>(o.batch), static_cast<double>(o.clip),
       bptt_str(o.bptt, o.seq_len).c_str(), device.str().c_str(),
@@ -155,6 +156,11 @@ void add_chars(CLI::App& app, CommonOptions& common, int& status) {
   add_positive_option(*sub, "--seq-len", o.seq_len,
                       "characters per training sequence (the state starts from zero in each)");
   add_positive_option(*sub, "--hidden", o.hidden, "hidden units");
+  add_positive_option(*sub, "--layers", o.layers, "stacked RNN layers");
+  sub->add_option("--dropout", o.dropout,
+                  "dropout between layers in training (PyTorch's nn.RNN dropout; needs --layers >= 2)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.95));
   add_positive_option(*sub, "--batch", o.batch, "batch size");
   add_positive_option(*sub, "--epochs", o.epochs, "epochs");
   sub->add_option("--lr", o.lr, "Adam's learning rate")

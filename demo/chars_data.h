@@ -16,6 +16,8 @@ struct CharsSettings {
   int64_t max_chars = 0, seq_len = 50, hidden = 128, batch = 32, epochs = 3;
   int64_t bptt = 50;
   float lr = 0.01f, clip = 5.0f, val_fraction = 0.1f;
+  int64_t layers = 1;
+  float dropout = 0.0f;
 };
 
 struct CharsData {
@@ -33,7 +35,7 @@ struct CharsData {
 // file cannot be read, is not UTF-8, or is too short for a sequence in each part.
 CharsData load_chars_data(const std::string& path, const CharsSettings& s);
 
-// RNN(vocabulary, hidden) + Linear(hidden, vocabulary), Adam at s.lr.
+// RNN(vocabulary, hidden, s.layers, dropout=s.dropout) + Linear(hidden, vocabulary), Adam at s.lr.
 ModelShape chars_model(const CharsSettings& s, int64_t vocabulary);
 
 // Batch, gradient clipping, BPTT, a Linear head on every step, cross-entropy.

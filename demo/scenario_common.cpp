@@ -12,6 +12,8 @@ elman::RNNOptions rnn_options(const ModelShape& shape) {
   elman::RNNOptions ro;
   ro.input_size = shape.input_size;
   ro.hidden_size = shape.hidden_size;
+  ro.num_layers = shape.num_layers;
+  ro.dropout = shape.dropout;
   ro.batch_first = true;
   return ro;
 }
@@ -29,6 +31,13 @@ RunIdentity run_identity(const std::string& scenario, const ModelShape& shape, R
   data["input_size"] = std::to_string(shape.input_size);
   data["hidden_size"] = std::to_string(shape.hidden_size);
   data["output_size"] = std::to_string(shape.output_size);
+  // Recorded where they differ from one layer without dropout (older runs hold neither).
+  if (shape.num_layers != 1) data["num_layers"] = std::to_string(shape.num_layers);
+  if (shape.dropout != 0.0f) {
+    char dropout[32];
+    std::snprintf(dropout, sizeof dropout, "%.9g", static_cast<double>(shape.dropout));
+    data["dropout"] = dropout;
+  }
   return data;
 }
 

@@ -20,6 +20,8 @@ namespace demo {
 struct ModelShape {
   int64_t input_size = 1, hidden_size = 1, output_size = 1;
   float lr = 0.01f;
+  int64_t num_layers = 1;
+  float dropout = 0.0f;  // between layers, in training (RNNOptions::dropout)
 };
 
 // One scenario's model (RNN seeded with --seed, Linear with --seed + 1), Adam over both, and

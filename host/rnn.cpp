@@ -43,6 +43,8 @@ void RNNOptions::validate() const {
   if (hidden_size > kMaxFeatureSize)
     too_large("hidden_size", hidden_size, kMaxFeatureSize, "BLAS counts rows in int");
   if (num_layers > kMaxLayers) too_large("num_layers", num_layers, kMaxLayers, "elman's limit");
+  if (!(dropout >= 0.0f && dropout < 1.0f))  // NaN fails too
+    throw Error("RNNOptions: dropout must be in [0, 1), got " + std::to_string(dropout));
   if (nonlinearity != Nonlinearity::kTanh && nonlinearity != Nonlinearity::kReLU)
     throw Error("RNNOptions: nonlinearity must be kTanh or kReLU, got the value " +
                 std::to_string(static_cast<int>(nonlinearity)));
@@ -63,7 +65,8 @@ RNN::RNN(const Context& ctx, const RNNOptions& options, uint64_t seed) try
     : ctx_(ctx),
       id_(next_model_id()),
       options_(options),
-      workspace_(std::make_unique<Workspace>()) {
+      workspace_(std::make_unique<Workspace>()),
+      dropout_seed_(seed) {
   options_.validate();
   workspace_->layout = detail::make_param_layout(options_);
   const auto& layout = workspace_->layout;
@@ -98,6 +101,12 @@ RNN::~RNN() = default;
 void RNN::set_algorithm(Algorithm algorithm) {
   detail::resolve_algorithm("RNN::set_algorithm", algorithm, ctx_.device());  // throws if unusable
   algorithm_ = algorithm;
+}
+
+void RNN::set_dropout_state(uint64_t seed, uint64_t calls) {
+  check_usable("RNN::set_dropout_state");
+  dropout_seed_ = seed;
+  dropout_calls_ = calls;
 }
 
 Algorithm RNN::resolved_algorithm() const {

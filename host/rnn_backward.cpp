@@ -209,7 +209,10 @@ void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output,
   const float* dy = up.dy;
   for (int64_t l = L - 1; l >= 0; --l) {
     const int64_t I = o.layer_input_size(l);
-    const float* x = l == 0 ? st.x_internal.data() : st.layer_out[l - 1].data();  // [T, B, I]
+    const bool dropped = st.dropout.p > 0.0f;  // layer l > 0 read the dropped output below
+    const float* x = l == 0    ? st.x_internal.data()
+                     : dropped ? st.dropped[l - 1].data()
+                               : st.layer_out[l - 1].data();  // [T, B, I]
     const float* out = st.layer_out[l].data();                                    // [T, B, D*H]
     float* dx = l == 0 ? dx_layer0 : dy_buf[l % 2].data();  // [T, B, I]: dL/dx of this layer
     detail::LaneScope lanes(be, static_cast<int>(D));
@@ -246,6 +249,11 @@ void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output,
     for (int64_t d = 0; d < D; ++d) {
       const detail::CellOffsets& cell = ws.layout.cells[static_cast<size_t>(l * D + d)];
       detail::input_gradient(be, dx, delta.data() + d * H, DH, params + cell.w_ih, TB, H, I, d > 0);
+    }
+    if (l > 0 && dropped) {  // through the dropout below: the forward's mask and scale again
+      detail::DropoutStream s = st.dropout;
+      s.layer = static_cast<uint32_t>(l - 1);
+      detail::run(be, detail::ApplyDropout{dx, dx, TB * DH, s, 1.0f / (1.0f - s.p)});
     }
     dy = dx;
   }

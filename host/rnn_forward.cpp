@@ -59,12 +59,20 @@ Tensor internal_h0(Backend& be, const Tensor& h0, const detail::DeviceBatch& bat
   return h;
 }
 
+// Dropout between layers (training only): where layer l's dropped output goes, and the mask.
+struct LayerDropout {
+  detail::DropoutStream stream;  // stream.layer is set per layer
+  std::function<float*(int64_t)> dropped;  // [T, B, D*H] per layer but the last
+};
+
 // Runs every layer. x: [T, B, I] and h0: [L*D, B, H] (or nullptr: zeros) in internal order;
-// layer_out(l): where layer l writes [T, B, D*H]; h_n: [L*D, B, H] in the user's order.
+// layer_out(l): where layer l writes [T, B, D*H]; h_n: [L*D, B, H] in the user's order;
+// dropout: nullptr, or what the next layer reads instead of layer_out(l).
 void run_layers(Backend& be, const RNNOptions& o, Algorithm algorithm,
                 const detail::ParamLayout& layout, const float* params, const float* x,
                 const float* h0, const detail::DeviceBatch& batch,
-                const std::function<float*(int64_t)>& layer_out, Tensor (&proj)[2], float* h_n) {
+                const std::function<float*(int64_t)>& layer_out, Tensor (&proj)[2], float* h_n,
+                const LayerDropout* dropout = nullptr) {
   const detail::BatchPlan& plan = batch.plan;
   const int64_t T = plan.seq_len, B = plan.batch, H = o.hidden_size, D = o.num_directions();
   const int64_t DH = D * H;
@@ -98,6 +106,13 @@ void run_layers(Backend& be, const RNNOptions& o, Algorithm algorithm,
     }
     lanes.join();
     in = out;
+    if (dropout && l + 1 < o.num_layers) {  // the next layer reads the dropped output
+      detail::DropoutStream s = dropout->stream;
+      s.layer = static_cast<uint32_t>(l);
+      float* dropped = dropout->dropped(l);
+      detail::run(be, detail::ApplyDropout{out, dropped, T * B * DH, s, 1.0f / (1.0f - s.p)});
+      in = dropped;
+    }
   }
 }
 
@@ -225,6 +240,23 @@ void RNN::forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& ca
   st.layer_out.resize(static_cast<size_t>(L));
   for (int64_t l = 0; l < L; ++l)
     st.layer_out[l] = detail::ensure_buffer(st.layer_buffers[l], {T, B, DH}, device);
+  // Dropout draws a new mask per call (the counter advances even for an empty batch, so the
+  // masks do not depend on which batches were empty).
+  LayerDropout dropout;
+  dropout.stream = detail::DropoutStream{dropout_seed_, dropout_calls_, 0, options_.dropout};
+  const bool drops = options_.dropout > 0.0f && L > 1;
+  st.dropout = drops ? dropout.stream : detail::DropoutStream{};
+  if (drops) {
+    if (T * B * DH > detail::kMaxDropoutElements)
+      throw Error(std::string(kCall) + ": dropout over " + std::to_string(T * B * DH) +
+                  " elements per layer; the mask indexes at most " +
+                  std::to_string(detail::kMaxDropoutElements));
+    ++dropout_calls_;
+    st.dropped.resize(static_cast<size_t>(L - 1));
+    dropout.dropped = [&](int64_t l) {
+      return detail::ensure_buffer(st.dropped[static_cast<size_t>(l)], {T, B, DH}, device).data();
+    };
+  }
   if (B > 0) {
     for (int64_t d = 0; d < options_.num_directions(); ++d)
       detail::ensure_buffer(ws.proj[d], {T, B, H}, device);
@@ -233,7 +265,8 @@ void RNN::forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& ca
     run_layers(
         be, options_, resolved_algorithm(), ws.layout, std::as_const(flat_params_).data(),
         st.x_internal.data(), st.h0_internal.defined() ? st.h0_internal.data() : nullptr, st.batch,
-        [&](int64_t l) { return st.layer_out[l].data(); }, ws.proj, result.h_n.data());
+        [&](int64_t l) { return st.layer_out[l].data(); }, ws.proj, result.h_n.data(),
+        drops ? &dropout : nullptr);
     store_output(be, options_, st.layer_out[L - 1].data(), result.output, st.batch);
   }
   // After the results are written: a result sharing the input's storage does not count.

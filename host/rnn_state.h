@@ -9,6 +9,7 @@
 #include "host/batch_plan.h"
 #include "host/index_buffer.h"
 #include "host/param_layout.h"
+#include "kernels/dropout_ops.h"
 #include "kernels/step_ops.h"
 
 namespace elman {
@@ -66,6 +67,10 @@ struct RNNCache::State {
   Tensor h0_buffer;                   // storage for the permuted copy
   std::vector<Tensor> layer_buffers;  // storage for layer_out
   std::vector<Tensor> layer_out;      // per layer [T, B, D*H]: every h_t, both directions
+  // Dropout (when dropout.p > 0): the mask's stream, and per layer but the last its output as
+  // the next layer read it (dropped and scaled), [T, B, D*H].
+  detail::DropoutStream dropout;
+  std::vector<Tensor> dropped;
 };
 
 }  // namespace elman

@@ -1,6 +1,7 @@
 // The one place each functor op is compiled for the GPU: an explicit instantiation of the
 // generic launcher per op type. Adding an op means adding its line here.
 #include "kernels/batch_ops.h"
+#include "kernels/dropout_ops.h"
 #include "kernels/launch.cuh"
 #include "kernels/layout_ops.h"
 #include "kernels/step_ops.h"
@@ -17,5 +18,6 @@ template void launch_cuda<GatherSequences>(const GatherSequences&, cudaStream_t)
 template void launch_cuda<ScatterSequences>(const ScatterSequences&, cudaStream_t);
 template void launch_cuda<PermuteRows>(const PermuteRows&, cudaStream_t);
 template void launch_cuda<GatherFinalStep>(const GatherFinalStep&, cudaStream_t);
+template void launch_cuda<ApplyDropout>(const ApplyDropout&, cudaStream_t);
 
 }  // namespace elman::detail

@@ -384,6 +384,8 @@ void save_training_checkpoint(Trainer::Impl& m, const TrainerOptions& o, const s
   base_lr << m.base_lr;
   meta["base_learning_rate"] = base_lr.str();
   meta["lr_schedule"] = o.lr_schedule.str();
+  meta["dropout_seed"] = std::to_string(m.rnn->dropout_seed());
+  meta["dropout_calls"] = std::to_string(m.rnn->dropout_calls());
   meta["shuffle_rng"] = rng.str();
   meta["seed"] = std::to_string(o.seed);
   meta["batch_size"] = std::to_string(o.batch_size);
@@ -621,6 +623,25 @@ std::map<std::string, std::string> Trainer::load_checkpoint(const std::string& p
     throw Error(call + ": metadata says " + std::to_string(epoch) + " epochs took " +
                 std::to_string(steps) + " optimizer steps, which no training run can do (every "
                 "epoch takes at least one step)");
+  // Dropout's generator (checkpoints from before dropout do not record it).
+  uint64_t dropout_seed = m.rnn->dropout_seed(), dropout_calls = m.rnn->dropout_calls();
+  auto unsigned_count = [&](const char* key) {
+    const std::string& v = field(key);
+    size_t used = 0;
+    unsigned long long n = 0;
+    try {
+      if (!v.empty() && v[0] != '-') n = std::stoull(v, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != v.size() || v.empty())
+      throw Error(call + ": metadata field '" + key + "' must be an integer >= 0, got '" + v + "'");
+    return static_cast<uint64_t>(n);
+  };
+  if (meta.count("dropout_seed") || meta.count("dropout_calls")) {
+    dropout_seed = unsigned_count("dropout_seed");
+    dropout_calls = unsigned_count("dropout_calls");
+  }
   double base_lr = m.base_lr;  // checkpoints from before schedules do not record it
   if (meta.count("base_learning_rate")) {
     const std::string& v = meta.at("base_learning_rate");
@@ -670,6 +691,7 @@ std::map<std::string, std::string> Trainer::load_checkpoint(const std::string& p
     state->copy_from(Tensor::from_vector(state->shape(), file.at(name).values, Device::cpu()));
   m.opt->set_step_count(steps);
   m.base_lr = base_lr;
+  m.rnn->set_dropout_state(dropout_seed, dropout_calls);
   m.gen = gen;
   m.epochs_done = epoch;
   m.last_checkpoint = path;

@@ -36,6 +36,10 @@ struct RNNOptions {
   bool bias = true;
   bool batch_first = false;
   bool bidirectional = false;
+  // PyTorch's dropout: in forward_train, the outputs of every layer but the last are zeroed with
+  // probability `dropout` and the rest scaled by 1 / (1 - dropout) before the next layer reads
+  // them; forward() never drops. In [0, 1); 0 is bitwise no dropout.
+  float dropout = 0.0f;
 
   // Limits validate() enforces: BLAS takes int sizes, and layers are described one by one.
   static constexpr int64_t kMaxFeatureSize = 2147483647;  // input_size, hidden_size
@@ -101,6 +105,15 @@ class RNN {
   Algorithm algorithm() const { return algorithm_; }
   // What algorithm() stands for on this model's device: never kAuto.
   Algorithm resolved_algorithm() const;
+
+  // Dropout's masks (RNNOptions::dropout) are a pure function of (seed, call, layer, element)
+  // (kernels/dropout_ops.h), so the CPU and the GPU draw the same ones. The seed is the
+  // constructor's; every forward_train with dropout advances the call counter by one. A training
+  // checkpoint records both (Trainer), so a resumed run draws the masks the uninterrupted one
+  // would have.
+  uint64_t dropout_seed() const { return dropout_seed_; }
+  uint64_t dropout_calls() const { return dropout_calls_; }
+  void set_dropout_state(uint64_t seed, uint64_t calls);
 
   // PyTorch's names in PyTorch's order: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0,
   // then "_reverse" for direction 1, then the next layer.
@@ -180,6 +193,7 @@ class RNN {
   Tensor flat_params_, flat_grads_;
   std::vector<Tensor> params_, grads_;
   std::unique_ptr<Workspace> workspace_;
+  uint64_t dropout_seed_ = 0, dropout_calls_ = 0;
 };
 
 }  // namespace elman
