@@ -1,0 +1,136 @@
+// elman::NcclCommunicator: NCCL collectives on CUDA buffers, queued on the context's stream,
+// bootstrapped (unique id) and helped with host collectives by another communicator.
+#include "elman/nccl_communicator.h"
+
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace elman {
+
+struct NcclCommunicator::Impl {
+  Context ctx;
+  Communicator* bootstrap = nullptr;
+  ncclComm_t comm = nullptr;
+};
+
+namespace {
+
+void check(ncclResult_t status, const char* call) {
+  if (status != ncclSuccess)
+    throw Error(std::string("NcclCommunicator: ") + call +
+                " failed: " + ncclGetErrorString(status));
+}
+
+void check(cudaError_t status, const char* call) {
+  if (status != cudaSuccess)
+    throw Error(std::string("NcclCommunicator: ") + call +
+                " failed: " + cudaGetErrorString(status));
+}
+
+// The buffer must be a CUDA tensor on the communicator's device.
+void check_buffer(const char* call, const Tensor& buf, const Context& ctx) {
+  if (buf.defined() && !(buf.device() == ctx.device()))
+    throw Error(std::string("NcclCommunicator::") + call + ": the buffer is on " +
+                (buf.device().is_cpu() ? std::string("the CPU")
+                                       : "cuda:" + std::to_string(buf.device().index)) +
+                ", expected cuda:" + std::to_string(ctx.device().index) +
+                " (the communicator's context)");
+}
+
+}  // namespace
+
+NcclCommunicator::NcclCommunicator(const Context& ctx, Communicator& bootstrap)
+    : impl_(std::make_unique<Impl>()) {
+  if (!ctx.device().is_cuda())
+    throw Error(
+        "NcclCommunicator: the context is on the CPU; NCCL exchanges CUDA buffers "
+        "(use MpiCommunicator on the CPU)");
+  Impl& m = *impl_;
+  m.ctx = ctx;
+  m.bootstrap = &bootstrap;
+  ncclUniqueId id{};
+  std::string bytes;
+  if (bootstrap.rank() == 0) {
+    check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    bytes.assign(reinterpret_cast<const char*>(&id), sizeof id);
+  }
+  bootstrap.broadcast(bytes, 0);
+  if (bytes.size() != sizeof id)
+    throw Error("NcclCommunicator: rank 0's unique id has " + std::to_string(bytes.size()) +
+                " bytes, expected " + std::to_string(sizeof id));
+  std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char*>(&id));
+  check(cudaSetDevice(ctx.device().index), "cudaSetDevice");
+  check(ncclCommInitRank(&m.comm, bootstrap.size(), id, bootstrap.rank()), "ncclCommInitRank");
+}
+
+NcclCommunicator::~NcclCommunicator() {
+  if (impl_->comm != nullptr) ncclCommDestroy(impl_->comm);
+}
+
+int NcclCommunicator::rank() const { return impl_->bootstrap->rank(); }
+int NcclCommunicator::size() const { return impl_->bootstrap->size(); }
+
+void NcclCommunicator::allreduce_sum(Tensor& buf, float scale) {
+  Impl& m = *impl_;
+  check_buffer("allreduce_sum", buf, m.ctx);
+  if (buf.numel() == 0) return;
+  cudaStream_t stream = m.ctx.stream();
+  check(cudaSetDevice(m.ctx.device().index), "cudaSetDevice");
+  if (scale == 1.0f) {
+    check(ncclAllReduce(buf.data(), buf.data(), static_cast<size_t>(buf.numel()), ncclFloat,
+                        ncclSum, m.comm, stream),
+          "ncclAllReduce");
+  } else {  // scale * sum, in one pass: NCCL multiplies each rank's input by the host scalar
+    ncclRedOp_t op;
+    check(ncclRedOpCreatePreMulSum(&op, &scale, ncclFloat, ncclScalarHostImmediate, m.comm),
+          "ncclRedOpCreatePreMulSum");
+    const ncclResult_t status = ncclAllReduce(
+        buf.data(), buf.data(), static_cast<size_t>(buf.numel()), ncclFloat, op, m.comm, stream);
+    ncclRedOpDestroy(op, m.comm);
+    check(status, "ncclAllReduce");
+  }
+  buf.mark_modified();
+}
+
+void NcclCommunicator::broadcast(Tensor& buf, int root) {
+  Impl& m = *impl_;
+  check_buffer("broadcast", buf, m.ctx);
+  if (root < 0 || root >= size())
+    throw Error("NcclCommunicator::broadcast: root is " + std::to_string(root) +
+                ", expected a rank from 0 to " + std::to_string(size() - 1));
+  if (buf.numel() == 0) return;
+  check(cudaSetDevice(m.ctx.device().index), "cudaSetDevice");
+  check(ncclBroadcast(buf.data(), buf.data(), static_cast<size_t>(buf.numel()), ncclFloat, root,
+                      m.comm, m.ctx.stream()),
+        "ncclBroadcast");
+  buf.mark_modified();
+}
+
+void NcclCommunicator::barrier() {
+  impl_->ctx.synchronize();  // this rank's queued exchanges are done, then the host barrier
+  impl_->bootstrap->barrier();
+}
+
+void NcclCommunicator::allreduce(std::vector<double>& values, ReduceOp op) {
+  impl_->bootstrap->allreduce(values, op);
+}
+
+void NcclCommunicator::allreduce(std::vector<int64_t>& values, ReduceOp op) {
+  impl_->bootstrap->allreduce(values, op);
+}
+
+void NcclCommunicator::broadcast(std::string& text, int root) {
+  impl_->bootstrap->broadcast(text, root);
+}
+
+void NcclCommunicator::abort(int status) {
+  ncclCommAbort(impl_->comm);
+  impl_->comm = nullptr;
+  impl_->bootstrap->abort(status);
+  std::_Exit(status);  // not reached: the bootstrap's abort ends the process
+}
+
+}  // namespace elman
