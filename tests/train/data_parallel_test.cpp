@@ -2,6 +2,9 @@
 // every rank trains the same model on its shards and also a one-process copy on the whole
 // global batches, and the two must agree; resume, rank-count, fault and disagreement checks.
 #include <elman/mpi_communicator.h>
+#ifdef ELMAN_HAVE_NCCL
+#include <elman/nccl_communicator.h>
+#endif
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -64,8 +67,9 @@ struct Session {
   Model m;
   std::unique_ptr<Optimizer> opt;
   std::unique_ptr<Trainer> tr;
-  Session(int64_t in, int64_t out, TrainerOptions o, Opt kind, Communicator* comm)
-      : m(in, 6, out, /*seed=*/7) {
+  Session(int64_t in, int64_t out, TrainerOptions o, Opt kind, Communicator* comm,
+          Device dev = Device::cpu())
+      : m(in, 6, out, /*seed=*/7, dev) {
     if (kind == Opt::kAdam) {
       opt = std::make_unique<Adam>(m.ctx, AdamOptions{0.01f});
     } else {
@@ -287,6 +291,58 @@ TEST(DataParallelFaults, RanksThatDisagreeOnTheOptionsAreRefused) {
   EXPECT_ERROR_WITH(run.tr->fit(regression(8, 4, 2, 1, 41), nullptr),
                     "the ranks disagree on batch_size: from 4 to 5");
 }
+
+// The GPU tests (ctest data_parallel.cuda_*: skipped, visibly, without a CUDA device).
+// Every rank decides to skip alike (the same machine), so no rank is left in a collective.
+
+// One SGD run on `dev` through `comm` against one process on the same device.
+void expect_cuda_run_matches_one_process(Communicator* comm, Device dev) {
+  const Dataset train = regression(23, 7, 3, 2, 11);
+  TrainerOptions o;
+  o.epochs = 2;
+  o.batch_size = 5;
+  o.seed = 5;
+  Session one(3, 2, o, Opt::kSgd, nullptr, dev), dp(3, 2, o, Opt::kSgd, comm, dev);
+  ASSERT_FALSE(one.tr->fit(train, nullptr).stopped);
+  ASSERT_FALSE(dp.tr->fit(train, nullptr).stopped);
+  EXPECT_LE(rel_error(dp.m.params(), one.m.params()), 1e-5);  // as the CPU cases
+  EXPECT_TRUE(same_on_every_rank(dp.m.params()));
+}
+
+// CUDA buffers through MpiCommunicator's host copies (several ranks may share one GPU).
+TEST(DataParallelCuda, MpiThroughHostCopiesMatchesOneProcess) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
+  expect_cuda_run_matches_one_process(world, Device::cuda(world->rank() % cuda_device_count()));
+}
+
+#ifdef ELMAN_HAVE_NCCL
+TEST(DataParallelNccl, SumsScalesBroadcastsAndTrainsOnTheDevice) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
+  if (cuda_device_count() < world->size())
+    GTEST_SKIP() << "needs one CUDA device per rank (NCCL refuses two ranks on one GPU): "
+                 << cuda_device_count() << " for " << world->size() << " ranks";
+  const int r = world->rank(), p = world->size();
+  const Device dev = Device::cuda(r);
+  Context ctx(dev);
+  NcclCommunicator nccl(ctx, *world);
+  EXPECT_EQ(nccl.rank(), r);
+  EXPECT_EQ(nccl.size(), p);
+  Tensor t = Tensor::from_vector({3}, {1.0f * (r + 1), 2.0f, -1.0f * r}, dev);
+  nccl.allreduce_sum(t, 0.5f);
+  const float sum_ranks = p * (p + 1) / 2.0f, sum_r = p * (p - 1) / 2.0f;
+  EXPECT_EQ(t.to_vector(), (std::vector<float>{0.5f * sum_ranks, 1.0f * p, -0.5f * sum_r}));
+  Tensor b = Tensor::full({5}, static_cast<float>(r), dev);
+  nccl.broadcast(b, p - 1);
+  EXPECT_EQ(b.to_vector(), std::vector<float>(5, static_cast<float>(p - 1)));
+  Tensor host = Tensor::zeros({2});
+  EXPECT_ERROR_WITH(nccl.allreduce_sum(host), "the buffer is on the CPU");
+  expect_cuda_run_matches_one_process(&nccl, dev);
+}
+#else
+TEST(DataParallelNccl, SumsScalesBroadcastsAndTrainsOnTheDevice) {
+  GTEST_SKIP() << "built without NCCL (ELMAN_WITH_NCCL)";
+}
+#endif
 
 }  // namespace
 }  // namespace elman
