@@ -115,7 +115,12 @@ int main(int argc, char** argv) {
       "command.txt); plot it with: tools/plot.py <run folder>"};
   app.require_subcommand(1);
   // Under mpirun: join the job; rank 0 alone prints (README: "Several processes and GPUs").
-  demo::join_ranks();
+  try {
+    demo::join_ranks();
+  } catch (const elman::Error& e) {
+    std::cerr << "elman-train: " << e.what() << "\n";
+    return 1;
+  }
   demo::CommonOptions common;
   common.command_line = demo::join_command_line(argc, argv);
   int status = 0;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #ifdef ELMAN_HAVE_MPI
@@ -32,6 +33,15 @@ void join_ranks() {
     auto world = std::make_unique<elman::MpiCommunicator>();
     g_local_rank = world->local_rank();
     g_world = std::move(world);
+  }
+#else
+  // Started by mpirun without MPI built in, each process would train alone, N times over.
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    const char* n = std::getenv(v);
+    if (n != nullptr && std::atoi(n) > 1)
+      throw elman::Error(std::string("started by an MPI launcher (") + v + "=" + n +
+                         "), but this elman-train was built without MPI (ELMAN_WITH_MPI): each "
+                         "process would train alone; rebuild with libopenmpi-dev installed");
   }
 #endif
   if (ranks().rank() == 0) return;

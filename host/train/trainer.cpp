@@ -687,7 +687,10 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
       m.last_checkpoint_epoch = epoch;
     }
     result.epochs.push_back(r);
-    if (on_epoch) on_epoch(r);
+    if (on_epoch) local_work(m, [&] { on_epoch(r); });
+    if (parallel)  // a callback that failed on one rank (rank 0's log file, say) stops them all
+      agree_on_failure(comm, "Trainer::fit (epoch " + std::to_string(epoch) + ", on_epoch)",
+                       m.local_failure);
   }
   return result;
 }

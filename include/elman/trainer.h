@@ -120,7 +120,9 @@ class Trainer {
 
   // Trains for options.epochs more epochs, numbered after epochs_done() (so a resumed trainer
   // goes on counting); `val` may be null. `on_epoch` (may be empty) is called after every good
-  // epoch. The shuffle's generator is seeded once, at construction, and carries over calls.
+  // epoch (data parallel: on every rank, with the reduced losses; if it throws on one rank,
+  // every rank throws CollectiveError). The shuffle's generator is seeded once, at construction,
+  // and carries over calls.
   //
   // Numerical faults: after every backward a device op records, per gradient tensor and for
   // the loss, the first step at which it was NaN or infinite; those flags are read with the

@@ -267,6 +267,29 @@ TEST(DataParallelFaults, NonFiniteGradientsOnOneRankStopEveryRankNamingIt) {
   }
 }
 
+TEST(DataParallelFaults, AnEpochCallbackFailingOnOneRankStopsEveryRank) {
+  if (world->size() == 1) GTEST_SKIP() << "needs 2 ranks (run under mpirun -np 2)";
+  const int last = world->size() - 1;
+  TrainerOptions o;
+  o.epochs = 3;
+  Session run(2, 1, o, Opt::kSgd, world);
+  int64_t seen = 0;
+  try {
+    run.tr->fit(regression(8, 4, 2, 1, 41), nullptr, [&](const EpochResult& r) {
+      seen = r.epoch;
+      if (world->rank() == last) throw Error("the log file is full");
+    });
+    ADD_FAILURE() << "fit did not throw";
+  } catch (const CollectiveError& e) {
+    EXPECT_EQ(e.failed_rank(), last);
+    EXPECT_NE(std::string(e.what()).find("epoch 1, on_epoch): rank " + std::to_string(last)),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("the log file is full"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(seen, 1);  // no rank went on to epoch 2
+}
+
 TEST(DataParallelFaults, BadDataOnOneRankStopsEveryRankBeforeTraining) {
   if (world->size() == 1) GTEST_SKIP() << "needs 2 ranks (run under mpirun -np 2)";
   const int last = world->size() - 1;
