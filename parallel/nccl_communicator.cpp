@@ -3,14 +3,16 @@
 #include "elman/nccl_communicator.h"
 
 #include <cuda_runtime.h>
-#include <nccl.h>
 
 #include <algorithm>
 #include <cstdlib>
 
+#include "parallel/nccl_api.h"
+
 namespace elman {
 
 struct NcclCommunicator::Impl {
+  const detail::NcclApi* api = nullptr;
   Context ctx;
   Communicator* bootstrap = nullptr;
   ncclComm_t comm = nullptr;
@@ -21,7 +23,7 @@ namespace {
 void check(ncclResult_t status, const char* call) {
   if (status != ncclSuccess)
     throw Error(std::string("NcclCommunicator: ") + call +
-                " failed: " + ncclGetErrorString(status));
+                " failed: " + detail::nccl_api().get_error_string(status));
 }
 
 void check(cudaError_t status, const char* call) {
@@ -49,12 +51,13 @@ NcclCommunicator::NcclCommunicator(const Context& ctx, Communicator& bootstrap)
         "NcclCommunicator: the context is on the CPU; NCCL exchanges CUDA buffers "
         "(use MpiCommunicator on the CPU)");
   Impl& m = *impl_;
+  m.api = &detail::nccl_api();  // every rank, before any collective: a missing NCCL throws here
   m.ctx = ctx;
   m.bootstrap = &bootstrap;
   ncclUniqueId id{};
   std::string bytes;
   if (bootstrap.rank() == 0) {
-    check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    check(m.api->get_unique_id(&id), "ncclGetUniqueId");
     bytes.assign(reinterpret_cast<const char*>(&id), sizeof id);
   }
   bootstrap.broadcast(bytes, 0);
@@ -63,11 +66,11 @@ NcclCommunicator::NcclCommunicator(const Context& ctx, Communicator& bootstrap)
                 " bytes, expected " + std::to_string(sizeof id));
   std::copy(bytes.begin(), bytes.end(), reinterpret_cast<char*>(&id));
   check(cudaSetDevice(ctx.device().index), "cudaSetDevice");
-  check(ncclCommInitRank(&m.comm, bootstrap.size(), id, bootstrap.rank()), "ncclCommInitRank");
+  check(m.api->comm_init_rank(&m.comm, bootstrap.size(), id, bootstrap.rank()), "ncclCommInitRank");
 }
 
 NcclCommunicator::~NcclCommunicator() {
-  if (impl_->comm != nullptr) ncclCommDestroy(impl_->comm);
+  if (impl_->comm != nullptr) impl_->api->comm_destroy(impl_->comm);
 }
 
 int NcclCommunicator::rank() const { return impl_->bootstrap->rank(); }
@@ -80,16 +83,16 @@ void NcclCommunicator::allreduce_sum(Tensor& buf, float scale) {
   cudaStream_t stream = m.ctx.stream();
   check(cudaSetDevice(m.ctx.device().index), "cudaSetDevice");
   if (scale == 1.0f) {
-    check(ncclAllReduce(buf.data(), buf.data(), static_cast<size_t>(buf.numel()), ncclFloat,
-                        ncclSum, m.comm, stream),
+    check(m.api->all_reduce(buf.data(), buf.data(), static_cast<size_t>(buf.numel()), ncclFloat,
+                            ncclSum, m.comm, stream),
           "ncclAllReduce");
   } else {  // scale * sum, in one pass: NCCL multiplies each rank's input by the host scalar
     ncclRedOp_t op;
-    check(ncclRedOpCreatePreMulSum(&op, &scale, ncclFloat, ncclScalarHostImmediate, m.comm),
+    check(m.api->red_op_create_pre_mul_sum(&op, &scale, ncclFloat, ncclScalarHostImmediate, m.comm),
           "ncclRedOpCreatePreMulSum");
-    const ncclResult_t status = ncclAllReduce(
+    const ncclResult_t status = m.api->all_reduce(
         buf.data(), buf.data(), static_cast<size_t>(buf.numel()), ncclFloat, op, m.comm, stream);
-    ncclRedOpDestroy(op, m.comm);
+    m.api->red_op_destroy(op, m.comm);
     check(status, "ncclAllReduce");
   }
   buf.mark_modified();
@@ -103,8 +106,8 @@ void NcclCommunicator::broadcast(Tensor& buf, int root) {
                 ", expected a rank from 0 to " + std::to_string(size() - 1));
   if (buf.numel() == 0) return;
   check(cudaSetDevice(m.ctx.device().index), "cudaSetDevice");
-  check(ncclBroadcast(buf.data(), buf.data(), static_cast<size_t>(buf.numel()), ncclFloat, root,
-                      m.comm, m.ctx.stream()),
+  check(m.api->broadcast(buf.data(), buf.data(), static_cast<size_t>(buf.numel()), ncclFloat, root,
+                         m.comm, m.ctx.stream()),
         "ncclBroadcast");
   buf.mark_modified();
 }
@@ -127,7 +130,7 @@ void NcclCommunicator::broadcast(std::string& text, int root) {
 }
 
 void NcclCommunicator::abort(int status) {
-  ncclCommAbort(impl_->comm);
+  if (impl_->comm != nullptr) impl_->api->comm_abort(impl_->comm);
   impl_->comm = nullptr;
   impl_->bootstrap->abort(status);
   std::_Exit(status);  // not reached: the bootstrap's abort ends the process
