@@ -1,7 +1,9 @@
-// elman-train's ranks: the MPI job it joins under mpirun (when built with MPI), the
-// communicator its trainer exchanges gradients through, and rank 0's sole right to print.
+// elman-train's ranks: the MPI job it joins under mpirun (libelman_mpi, loaded at run time so
+// that a one-process run needs no MPI library), the communicator its trainer exchanges
+// gradients through, and rank 0's sole right to print.
 #include "ranks.h"
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -9,41 +11,45 @@
 #include <cstdlib>
 #include <iostream>
 
-#ifdef ELMAN_HAVE_MPI
-#include <elman/mpi_communicator.h>
-#endif
-#ifdef ELMAN_HAVE_NCCL
-#include <elman/nccl_communicator.h>
-#endif
+// The entry points of libelman_mpi (elman/mpi_communicator.h, elman/nccl_communicator.h).
+extern "C" {
+using MpiWorldNew = elman::Communicator* (*)(int* local_rank);
+using NcclNew = elman::Communicator* (*)(const elman::Context* ctx, elman::Communicator* bootstrap);
+}
 
 namespace demo {
 namespace {
 
 elman::SingleProcess g_single;
 std::unique_ptr<elman::Communicator> g_world;    // the MPI job, when there is one
-std::unique_ptr<elman::Communicator> g_trainer;  // NCCL over g_world, when built and on CUDA
+std::unique_ptr<elman::Communicator> g_trainer;  // NCCL over g_world, on CUDA when built with it
+void* g_library = nullptr;                       // libelman_mpi, once loaded (never closed)
 int g_stderr = 2;                                // the terminal's stderr on every rank
 int g_local_rank = 0;
+
+// The variables OpenMPI, MPICH/PMI and PMIx set in the processes their launcher starts.
+const char* mpi_launcher_variable() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
+    if (std::getenv(v) != nullptr) return v;
+  return nullptr;
+}
 
 }  // namespace
 
 void join_ranks() {
-#ifdef ELMAN_HAVE_MPI
-  if (elman::MpiCommunicator::launched_by_mpi()) {
-    auto world = std::make_unique<elman::MpiCommunicator>();
-    g_local_rank = world->local_rank();
-    g_world = std::move(world);
-  }
-#else
-  // Started by mpirun without MPI built in, each process would train alone, N times over.
-  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
-    const char* n = std::getenv(v);
-    if (n != nullptr && std::atoi(n) > 1)
-      throw elman::Error(std::string("started by an MPI launcher (") + v + "=" + n +
-                         "), but this elman-train was built without MPI (ELMAN_WITH_MPI): each "
-                         "process would train alone; rebuild with libopenmpi-dev installed");
-  }
-#endif
+  const char* launcher = mpi_launcher_variable();
+  if (launcher == nullptr) return;  // one process, no MPI library loaded
+  // Found beside elman-train's libelman (its RUNPATH), as installed or built.
+  g_library = dlopen("libelman_mpi.so.0", RTLD_NOW | RTLD_GLOBAL);
+  if (g_library == nullptr)
+    throw elman::Error(std::string("started by an MPI launcher (") + launcher +
+                       " is set), but libelman_mpi.so.0 cannot be loaded (" + dlerror() +
+                       "): build elman with MPI (apt-get install libopenmpi-dev openmpi-bin, "
+                       "ELMAN_WITH_MPI), or run elman-train without mpirun");
+  auto world_new = reinterpret_cast<MpiWorldNew>(dlsym(g_library, "elman_mpi_world_new"));
+  if (world_new == nullptr)
+    throw elman::Error("libelman_mpi.so.0 lacks elman_mpi_world_new (another elman's library?)");
+  g_world.reset(world_new(&g_local_rank));
   if (ranks().rank() == 0) return;
   std::fflush(stdout);
   std::fflush(stderr);
@@ -65,17 +71,18 @@ int local_device_index() {
 
 elman::Communicator* trainer_communicator(const elman::Context& ctx) {
   if (ranks().size() == 1) return nullptr;
-#ifdef ELMAN_HAVE_NCCL
-  if (ctx.device().is_cuda()) {
-    if (!g_trainer) g_trainer = std::make_unique<elman::NcclCommunicator>(ctx, ranks());
-    return g_trainer.get();
+  if (!ctx.device().is_cuda()) return &ranks();
+  if (!g_trainer) {
+    auto nccl_new = reinterpret_cast<NcclNew>(dlsym(g_library, "elman_nccl_communicator_new"));
+    if (nccl_new == nullptr) {
+      if (is_rank0())
+        std::cerr << "elman-train: libelman_mpi was built without NCCL: the gradients of CUDA "
+                     "ranks go through host copies and MPI (slow; build with NCCL for GPUs)\n";
+      return &ranks();
+    }
+    g_trainer.reset(nccl_new(&ctx, &ranks()));
   }
-#else
-  if (ctx.device().is_cuda() && is_rank0())
-    std::cerr << "elman-train: built without NCCL: the gradients of CUDA ranks go through host "
-                 "copies and MPI (slow; build with NCCL for GPUs)\n";
-#endif
-  return &ranks();
+  return g_trainer.get();
 }
 
 void report_local_failure(const std::string& message) {

@@ -9,9 +9,10 @@
 
 namespace demo {
 
-// Called first in main: joins the MPI job when an MPI launcher started this process (and
-// elman-train was built with MPI), and on every rank but 0 sends stdout and stderr to
-// /dev/null (errors that only one rank meets still reach the terminal: report_local_failure).
+// Called first in main: when an MPI launcher started this process, loads libelman_mpi and
+// joins the MPI job (elman::Error when the library is missing: a build without MPI), then on
+// every rank but 0 sends stdout and stderr to /dev/null (errors that only one rank meets still
+// reach the terminal: report_local_failure). Without a launcher: one process, nothing loaded.
 void join_ranks();
 
 // The job's ranks (a one-process communicator without MPI).

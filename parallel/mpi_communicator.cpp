@@ -163,3 +163,9 @@ void MpiCommunicator::abort(int status) {
 }
 
 }  // namespace elman
+
+extern "C" elman::Communicator* elman_mpi_world_new(int* local_rank) {
+  auto world = std::make_unique<elman::MpiCommunicator>();
+  if (local_rank != nullptr) *local_rank = world->local_rank();
+  return world.release();
+}

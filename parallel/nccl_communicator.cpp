@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 
 #include "parallel/nccl_api.h"
 
@@ -137,3 +138,8 @@ void NcclCommunicator::abort(int status) {
 }
 
 }  // namespace elman
+
+extern "C" elman::Communicator* elman_nccl_communicator_new(const elman::Context* ctx,
+                                                            elman::Communicator* bootstrap) {
+  return std::make_unique<elman::NcclCommunicator>(*ctx, *bootstrap).release();
+}

@@ -49,3 +49,8 @@ class MpiCommunicator final : public Communicator {
 };
 
 }  // namespace elman
+
+// For programs that load libelman_mpi at run time (dlopen, so that they start without MPI's
+// libraries when not launched by mpirun; elman-train does): a new MpiCommunicator, its local
+// rank in *local_rank. The caller owns the result.
+extern "C" elman::Communicator* elman_mpi_world_new(int* local_rank);

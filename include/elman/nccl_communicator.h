@@ -39,3 +39,8 @@ class NcclCommunicator final : public Communicator {
 };
 
 }  // namespace elman
+
+// For programs that load libelman_mpi at run time (see elman_mpi_world_new): a new
+// NcclCommunicator. Present only when libelman_mpi was built with NCCL. The caller owns it.
+extern "C" elman::Communicator* elman_nccl_communicator_new(const elman::Context* ctx,
+                                                            elman::Communicator* bootstrap);
