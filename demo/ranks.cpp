@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <string>
 
 // The entry points of libelman_mpi (elman/mpi_communicator.h, elman/nccl_communicator.h).
 extern "C" {
@@ -34,13 +35,28 @@ const char* mpi_launcher_variable() {
   return nullptr;
 }
 
+// libelman_mpi.so.0 beside libelman (installed: both in lib/) or in its build's parallel/, then
+// wherever the loader finds it. (An explicit path: under AddressSanitizer, dlopen does not see
+// the executable's RUNPATH.)
+void* load_libelman_mpi() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&elman::cuda_device_count), &info) != 0 &&
+      info.dli_fname != nullptr) {
+    std::string dir = info.dli_fname;
+    dir = dir.substr(0, dir.find_last_of('/') + 1);
+    for (const char* sub : {"", "parallel/"})
+      if (void* lib = dlopen((dir + sub + "libelman_mpi.so.0").c_str(), RTLD_NOW | RTLD_GLOBAL))
+        return lib;
+  }
+  return dlopen("libelman_mpi.so.0", RTLD_NOW | RTLD_GLOBAL);
+}
+
 }  // namespace
 
 void join_ranks() {
   const char* launcher = mpi_launcher_variable();
   if (launcher == nullptr) return;  // one process, no MPI library loaded
-  // Found beside elman-train's libelman (its RUNPATH), as installed or built.
-  g_library = dlopen("libelman_mpi.so.0", RTLD_NOW | RTLD_GLOBAL);
+  g_library = load_libelman_mpi();
   if (g_library == nullptr)
     throw elman::Error(std::string("started by an MPI launcher (") + launcher +
                        " is set), but libelman_mpi.so.0 cannot be loaded (" + dlerror() +
