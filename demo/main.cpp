@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "plots.h"
+#include "ranks.h"
 #include "scenarios.h"
 
 namespace demo {
@@ -133,6 +134,13 @@ int main(int argc, char** argv) {
       "Every run writes a folder (metrics.csv, hidden_states.csv, model.safetensors,\n"
       "command.txt) and draws its PNGs there when /usr/bin/python3 has matplotlib"};
   app.require_subcommand(1);
+  // Under mpirun: join the job; rank 0 alone prints (README: "Several processes and GPUs").
+  try {
+    demo::join_ranks();
+  } catch (const elman::Error& e) {
+    std::cerr << "elman-train: " << e.what() << "\n";
+    return 1;
+  }
   demo::CommonOptions common;
   common.command_line = demo::join_command_line(argc, argv);
   int status = 0;
@@ -143,18 +151,24 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const elman::Error& e) {
+    return app.exit(e);  // the same on every rank: each exits (only rank 0 is heard)
+  } catch (const elman::CollectiveError& e) {
+    // Every rank agreed to stop (one of them failed): each exits, rank 0 tells why.
     std::cerr << "elman-train: " << e.what() << "\n";
     demo::discard_unused_run_folder();
     return 1;
-  } catch (const std::bad_alloc&) {
-    std::cerr << "elman-train: out of memory (a size option too large for this machine?)\n";
+  } catch (const elman::Error& e) {
     demo::discard_unused_run_folder();
+    demo::report_local_failure(e.what());  // with several ranks, ends them all
+    return 1;
+  } catch (const std::bad_alloc&) {
+    demo::discard_unused_run_folder();
+    demo::report_local_failure("out of memory (a size option too large for this machine?)");
     return 1;
   }
   if (status != 0) demo::discard_unused_run_folder();
-  if (status == 0 && !common.no_plots && !demo::current_run_folder().empty())
+  if (status == 0 && !common.no_plots && demo::is_rank0() &&
+      !demo::current_run_folder().empty())
     demo::draw_plots(demo::current_run_folder());
   return status;
 }

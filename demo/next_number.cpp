@@ -13,6 +13,7 @@
 #include <iostream>
 #include <random>
 
+#include "ranks.h"
 #include "scenario_common.h"
 #include "scenarios.h"
 
@@ -122,7 +123,8 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
                                                   {10, 11, 12, 13, 14},
                                                   {25, 26, 27, 28, 29},
                                                   {100, 101, 102, 103, 104}};
-  std::ofstream csv(dir / "predictions.csv");
+  std::ofstream csv;  // data parallel: rank 0 writes the run folder
+  if (is_rank0()) csv.open(dir / "predictions.csv");
   csv << "input,expected,predicted\n";
   std::printf("\n%-26s %9s %11s %9s\n", "input", "expected", "predicted", "error");
   bool all_close = true;

@@ -15,6 +15,8 @@
 #include <fstream>
 #include <iostream>
 
+#include "ranks.h"
+
 namespace demo {
 
 elman::Device pick_device(const std::string& name) {
@@ -25,10 +27,10 @@ elman::Device pick_device(const std::string& name) {
     if (!elman::cuda_available())
       throw elman::Error(std::string("--device cuda: ") + why_no_cuda +
                          " (use --device cpu or auto)");
-    return elman::Device::cuda(0);
+    return elman::Device::cuda(local_device_index());
   }
   if (name == "auto") {
-    if (elman::cuda_available()) return elman::Device::cuda(0);
+    if (elman::cuda_available()) return elman::Device::cuda(local_device_index());
     std::cerr << (elman::built_with_cuda() ? "elman-train: no CUDA device found"
                                            : "elman-train: built without CUDA")
               << ", running on the CPU\n";
@@ -168,6 +170,10 @@ bool same_folder(const fs::path& a, const fs::path& b) {
   return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
 }
 
+// make_run_folder's writing part (rank 0's): refuse or clear an old run, create, command.txt.
+void make_run_folder_here(const CommonOptions& common, const fs::path& dir,
+                          const std::string& resumed, const fs::path& resumed_dir);
+
 }  // namespace
 
 fs::path make_run_folder(const CommonOptions& common, const std::string& scenario,
@@ -188,6 +194,21 @@ fs::path make_run_folder(const CommonOptions& common, const std::string& scenari
     std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
     dir = fs::path("runs") / (scenario + "-" + stamp);
   }
+  // Data parallel: rank 0 alone makes the folder; every rank learns its name from rank 0.
+  if (is_rank0()) make_run_folder_here(common, dir, resumed, resumed_dir);
+  if (ranks().size() > 1) {
+    std::string name = dir.string();
+    ranks().broadcast(name, 0);
+    dir = name;
+  }
+  g_run_folder = dir;
+  return dir;
+}
+
+namespace {
+
+void make_run_folder_here(const CommonOptions& common, const fs::path& dir,
+                          const std::string& resumed, const fs::path& resumed_dir) {
   std::error_code ec;
   const bool existed = fs::exists(dir, ec);
   if (existed && !fs::is_directory(dir, ec))
@@ -209,15 +230,15 @@ fs::path make_run_folder(const CommonOptions& common, const std::string& scenari
   if (ec)
     throw elman::Error("cannot create the run folder '" + dir.string() + "': " + ec.message());
   if (!existed) g_created_folder = dir;
-  g_run_folder = dir;
   for (const auto& e : fs::directory_iterator(dir, ec))
     if (is_stale_temporary(e.path().filename())) fs::remove(e.path(), ec);
   // command.txt: this command, after the commands of the run it resumes (in place).
   std::ofstream cmd(dir / "command.txt", in_place ? std::ios::app : std::ios::trunc);
   cmd << common.command_line << "\n";
   if (!cmd) throw elman::Error("cannot write '" + (dir / "command.txt").string() + "'");
-  return dir;
 }
+
+}  // namespace
 
 const fs::path& current_run_folder() { return g_run_folder; }
 
@@ -273,11 +294,13 @@ void MetricsLog::add(const elman::EpochResult& r) {
   std::snprintf(line, sizeof line, "%lld,%.9g,%.9g,%.6f\n", static_cast<long long>(r.epoch),
                 r.train_loss * unit_scale_, r.val_loss * unit_scale_, r.seconds);
   rows_ += line;
+  if (!is_rank0()) return;  // data parallel: rank 0 writes the run folder
   write_file_atomically(path_, "epoch,train_loss,val_loss,seconds\n" + rows_);
 }
 
 void write_hidden_states(const std::filesystem::path& dir, const std::vector<std::string>& inputs,
                          const std::vector<std::vector<float>>& states) {
+  if (!is_rank0()) return;  // data parallel: rank 0 writes the run folder
   std::ofstream f(dir / "hidden_states.csv");
   f << "step,input";
   const size_t units = states.empty() ? 0 : states[0].size();

@@ -3,7 +3,10 @@
 #include "scenario_common.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+
+#include "ranks.h"
 
 namespace demo {
 namespace {
@@ -22,6 +25,24 @@ elman::AdamOptions adam_options(const ModelShape& shape) {
   elman::AdamOptions ao;
   ao.lr = shape.lr;
   return ao;
+}
+
+// Test-only (the data-parallel end-to-end test): ELMAN_TRAIN_INJECT_FAULT=<rank>:<step>[:nan]
+// makes that rank's local work fail at that optimizer step (TrainerOptions::inject_fault).
+elman::TrainerOptions::InjectedFault injected_fault() {
+  elman::TrainerOptions::InjectedFault f;
+  const char* v = std::getenv("ELMAN_TRAIN_INJECT_FAULT");
+  if (v == nullptr) return f;
+  int rank = -1;
+  long long step = 0;
+  char kind[8] = {};
+  if (std::sscanf(v, "%d:%lld:%7s", &rank, &step, kind) < 2 || rank < 0 || step < 1)
+    throw elman::Error("ELMAN_TRAIN_INJECT_FAULT is '" + std::string(v) +
+                       "', expected <rank>:<step>[:nan]");
+  f.rank = rank;
+  f.step = step;
+  f.non_finite = std::string(kind) == "nan";
+  return f;
 }
 
 }  // namespace
@@ -63,6 +84,8 @@ TrainingRun::TrainingRun(elman::Context& ctx, const ModelShape& shape, const Com
   opt.add_parameters(fc.flat_parameters(), fc.flat_grads());
   to.seed = common.seed;
   to.lr_schedule = elman::LRSchedule::parse(common.lr_schedule);
+  to.communicator = trainer_communicator(ctx);  // null in one process
+  to.inject_fault = injected_fault();
   const std::string resume = plan_resume(common, dir, total_epochs, identity, to);
   // The options a resume checks (training_choices), recorded beside the identity.
   for (const auto& [key, value] : training_choices(common, shape, to))
@@ -104,7 +127,8 @@ bool stopped_early(const elman::FitResult& fit) {
 
 void save_model(const std::filesystem::path& dir, elman::RNN& rnn, elman::Linear& fc,
                 const std::map<std::string, std::string>& metadata, const std::string& contents) {
-  elman::save_checkpoint((dir / "model.safetensors").string(), rnn, fc, metadata);
+  if (is_rank0())  // data parallel: rank 0 writes the run folder
+    elman::save_checkpoint((dir / "model.safetensors").string(), rnn, fc, metadata);
   std::cout << "run folder: " << dir.string() << " (" << contents << ")\n";
 }
 

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "ranks.h"
 #include "scenario_common.h"
 #include "scenarios.h"
 
@@ -115,7 +116,8 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
   // Validation forecasts in the series' own units, against the naive forecast x[t-1].
   const std::vector<float> pz = run.trainer().predict(val);
   std::vector<double> pred, naive, truth;
-  std::ofstream csv(dir / "predictions.csv");
+  std::ofstream csv;  // data parallel: rank 0 writes the run folder
+  if (is_rank0()) csv.open(dir / "predictions.csv");
   csv << "index,actual,predicted,naive\n";
   for (int64_t t = split; t < n; ++t) {
     const double p = norm.denormalize(pz[static_cast<size_t>(t - split)]);

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "ranks.h"
 #include "scenarios.h"
 
 namespace demo {
@@ -83,10 +84,11 @@ int run_walkthrough(const CommonOptions& common, const WalkthroughOptions& o) {
     const elman::Tensor& p = rnn.parameter(name);
     weights["rnn." + name] = elman::NamedArray{p.shape(), p.to_vector()};
   }
-  elman::save_safetensors((dir / "model.safetensors").string(), weights,
-                          {{"scenario", "walkthrough"},
-                           {"input_size", "1"},
-                           {"hidden_size", std::to_string(o.hidden)}});
+  if (is_rank0())  // under mpirun: rank 0 writes the run folder
+    elman::save_safetensors((dir / "model.safetensors").string(), weights,
+                            {{"scenario", "walkthrough"},
+                             {"input_size", "1"},
+                             {"hidden_size", std::to_string(o.hidden)}});
   std::cout << "wrote " << (dir / "hidden_states.csv").string() << " and model.safetensors; plot: "
             << "tools/plot.py " << dir.string() << "\n";
   return max_diff <= 1e-6 ? 0 : 1;

@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 # $ORIGIN-relative library paths, tools/gpu-bundle.sh).
 packages=(cmake g++ make libopenblas-dev nlohmann-json3-dev libcli11-dev googletest libgtest-dev
           libdnnl-dev python3 python3-numpy python3-matplotlib clang libclang-rt-14-dev patchelf
+          libopenmpi-dev openmpi-bin  # data-parallel training (libelman_mpi, mpirun)
           ${ELMAN_EXTRA_PACKAGES:-})
 missing=()
 for p in "${packages[@]}"; do

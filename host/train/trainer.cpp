@@ -18,6 +18,7 @@
 #include "host/buffers.h"
 #include "host/param_layout.h"
 #include "host/train/checkpoint_internal.h"
+#include "host/train/data_parallel.h"
 #include "kernels/layout_ops.h"
 #include "kernels/train/train_ops.h"
 
@@ -70,6 +71,14 @@ struct Trainer::Impl {
   detail::FirstNonFinite loss_check{};
 
   int64_t T = 0, B = 0, I = 0, DH = 0, K = 0;
+
+  // Data parallel (see Trainer): the ranks; this rank's share of the current global batch (its
+  // gradient's weight); what failed on this rank since the last agreement ("" when nothing).
+  SingleProcess single;  // the communicator when the options name none
+  Communicator* comm = &single;
+  float grad_share = 1.0f;
+  std::string local_failure;
+  int64_t epoch = 0;  // the epoch fit() is in (for messages)
 
   // Carried from one fit() to the next, and saved in training checkpoints.
   std::mt19937_64 gen;
@@ -145,6 +154,7 @@ Trainer::Trainer(RNN& rnn, Linear& head, Optimizer& optimizer, const TrainerOpti
   if (options.clip_norm > 0.0f)
     impl_->clipper = std::make_unique<GradNormClipper>(*impl_->ctx, options.clip_norm);
   impl_->gen.seed(options.seed);
+  if (options.communicator) impl_->comm = options.communicator;
 
   // The fault slots: one per RNN parameter, one per head parameter, one for the loss.
   Impl& m = *impl_;
@@ -277,18 +287,72 @@ void pass(Trainer::Impl& m, const TrainerOptions& o, const Tensor& x, const Tens
   rnn.backward_into(m.cache, grad_output, Tensor(), in_grads);
 }
 
+// This rank's local work. Data parallel: an exception is kept for the next agreement (every
+// rank must still reach it: a rank that left would leave the others waiting in a collective)
+// and the rank's later local work is skipped. One process: just runs it.
+template <typename Work>
+void local_work(Trainer::Impl& m, Work&& work) {
+  if (m.comm->size() == 1) {
+    work();
+    return;
+  }
+  if (!m.local_failure.empty()) return;
+  try {
+    work();
+  } catch (const std::exception& e) {
+    m.local_failure = *e.what() ? e.what() : "an exception without a message";
+  }
+}
+
+// The test fault of TrainerOptions::inject_fault, when it is due on this rank.
+void inject_fault(Trainer::Impl& m, const TrainerOptions& o) {
+  const int64_t global_step = m.opt->step_count() + 1;
+  const TrainerOptions::InjectedFault& f = o.inject_fault;
+  if (f.rank != m.comm->rank() || f.step != global_step) return;
+  if (!f.non_finite)
+    throw Error("injected test fault (TrainerOptions::inject_fault) at optimizer step " +
+                std::to_string(global_step));
+  Tensor g = m.rnn->flat_grads();
+  detail::run(m.ctx->backend(),
+              detail::Fill{g.data(), g.numel(), std::numeric_limits<float>::quiet_NaN()});
+}
+
+// Data parallel, before the exchange: this rank's mean gradient weighted by its share of the
+// global batch, so that the sum over ranks is the global batch's mean gradient.
+void weight_by_share(Trainer::Impl& m) {
+  if (m.grad_share == 1.0f) return;
+  Tensor rnn_grads = m.rnn->flat_grads(), head_grads = m.head->flat_grads();
+  for (Tensor* g : {&rnn_grads, &head_grads})
+    detail::run(m.ctx->backend(), detail::ScaleInPlace{g->data(), g->numel(), m.grad_share});
+}
+
 // After a training pass: the fault checks of optimizer step `++step` (gradients and the loss
-// sum, recorded on the device), clipping, the optimizer step and zero_grad.
-void finish_step(Trainer::Impl& m, int64_t& step) {
+// sum, recorded on the device), data parallel the agreement and the gradient exchange,
+// clipping, the optimizer step and zero_grad.
+void finish_step(Trainer::Impl& m, const TrainerOptions& o, int64_t& step) {
   detail::Backend& be = m.ctx->backend();
   const float s = static_cast<float>(++step);
-  for (detail::FirstNonFinite check : m.grad_checks) {
-    check.step = s;
-    detail::run(be, check);
+  const bool parallel = m.comm->size() > 1;
+  local_work(m, [&] {
+    inject_fault(m, o);
+    if (parallel) weight_by_share(m);
+    for (detail::FirstNonFinite check : m.grad_checks) {
+      check.step = s;
+      detail::run(be, check);
+    }
+    detail::FirstNonFinite loss_check = m.loss_check;
+    loss_check.step = s;
+    detail::run(be, loss_check);
+  });
+  if (parallel) {
+    agree_on_failure(
+        *m.comm,
+        "Trainer::fit (epoch " + std::to_string(m.epoch) + ", step " + std::to_string(step) + ")",
+        m.local_failure);
+    Tensor rnn_grads = m.rnn->flat_grads(), head_grads = m.head->flat_grads();
+    m.comm->allreduce_sum(rnn_grads);
+    m.comm->allreduce_sum(head_grads);
   }
-  detail::FirstNonFinite loss_check = m.loss_check;
-  loss_check.step = s;
-  detail::run(be, loss_check);
   if (m.clipper) m.clipper->clip({m.rnn->flat_grads(), m.head->flat_grads()});
   m.opt->step();
   m.opt->zero_grad();
@@ -303,18 +367,28 @@ void run_batch(Trainer::Impl& m, const TrainerOptions& o, const Dataset& d, cons
                Tensor& loss_sum, RNNOutput& out, RNNInputGrads& in_grads, int64_t* step) {
   detail::Backend& be = m.ctx->backend();
   const int64_t T = m.T, I = m.I;
-  Tensor x = m.x.view({b, T, I});
-  Tensor y = m.y.view({b, d.target_size});
-  if (d.one_hot)
-    detail::run(be, detail::GatherOneHot{dd.inputs.data(), order, x.data(), first, b, T, I});
-  else
-    detail::run(be, detail::GatherRows{dd.inputs.data(), order, x.data(), first, b, T * I});
-  detail::run(be, detail::GatherRows{dd.targets.data(), order, y.data(), first, b, d.target_size});
+  // Data parallel, a rank may hold no example of a short batch (b == 0): it does no local work
+  // but takes part in every step's exchange, with a zero gradient.
+  const bool local = b > 0;
+  Tensor x, y;
+  if (local)
+    local_work(m, [&] {
+      x = m.x.view({b, T, I});
+      y = m.y.view({b, d.target_size});
+      if (d.one_hot)
+        detail::run(be, detail::GatherOneHot{dd.inputs.data(), order, x.data(), first, b, T, I});
+      else
+        detail::run(be, detail::GatherRows{dd.inputs.data(), order, x.data(), first, b, T * I});
+      detail::run(be,
+                  detail::GatherRows{dd.targets.data(), order, y.data(), first, b, d.target_size});
+    });
 
   const int64_t k = o.bptt;
   if (!train || k == 0 || k >= T) {  // whole sequences
-    pass(m, o, x, Tensor(), y, true, train, weight, loss_sum, out, in_grads);
-    if (train) finish_step(m, *step);
+    if (local)
+      local_work(m,
+                 [&] { pass(m, o, x, Tensor(), y, true, train, weight, loss_sum, out, in_grads); });
+    if (train) finish_step(m, o, *step);
     return;
   }
   // Truncated BPTT: chunks [t0, t0 + kc), the state carried by a device-to-device copy.
@@ -325,28 +399,32 @@ void run_batch(Trainer::Impl& m, const TrainerOptions& o, const Dataset& d, cons
   for (int64_t t0 = 0; t0 < T; t0 += k) {
     const int64_t kc = std::min(k, T - t0);
     const bool last_chunk = t0 + kc == T;
-    Tensor xc = m.xc.view({b, kc, I});
-    detail::run(be, detail::CopyRows{x.data() + t0 * I, xc.data(), b, kc * I, T * I, kc * I});
-    Tensor h0;
-    if (t0 > 0) {  // detached: a copy of the previous chunk's h_n, no gradient back through it
-      h0 = m.h0c.view({LD, b, H});
-      const int64_t n = LD * b * H;
-      detail::run(be, detail::CopyRows{m.hn_buf.data(), h0.data(), 1, n, n, n});
-    }
-    if (!every_step && !last_chunk) {  // no loss here: forward only, to carry the state
-      pass(m, o, xc, h0, y, false, false, 0.0f, loss_sum, out, in_grads);
-      continue;
-    }
-    Tensor yc = y;
-    float w = weight;
-    if (every_step) {
-      yc = m.yc.view({b, kc * per_step});
-      detail::run(be, detail::CopyRows{y.data() + t0 * per_step, yc.data(), b, kc * per_step,
-                                       T * per_step, kc * per_step});
-      w = weight * static_cast<float>(kc) / static_cast<float>(T);
-    }
-    pass(m, o, xc, h0, yc, true, true, w, loss_sum, out, in_grads);
-    finish_step(m, *step);
+    const bool with_loss = every_step || last_chunk;  // else forward only, to carry the state
+    if (local)
+      local_work(m, [&] {
+        Tensor xc = m.xc.view({b, kc, I});
+        detail::run(be, detail::CopyRows{x.data() + t0 * I, xc.data(), b, kc * I, T * I, kc * I});
+        Tensor h0;
+        if (t0 > 0) {  // detached: a copy of the previous chunk's h_n, no gradient back through it
+          h0 = m.h0c.view({LD, b, H});
+          const int64_t n = LD * b * H;
+          detail::run(be, detail::CopyRows{m.hn_buf.data(), h0.data(), 1, n, n, n});
+        }
+        if (!with_loss) {
+          pass(m, o, xc, h0, y, false, false, 0.0f, loss_sum, out, in_grads);
+          return;
+        }
+        Tensor yc = y;
+        float w = weight;
+        if (every_step) {
+          yc = m.yc.view({b, kc * per_step});
+          detail::run(be, detail::CopyRows{y.data() + t0 * per_step, yc.data(), b, kc * per_step,
+                                           T * per_step, kc * per_step});
+          w = weight * static_cast<float>(kc) / static_cast<float>(T);
+        }
+        pass(m, o, xc, h0, yc, true, true, w, loss_sum, out, in_grads);
+      });
+    if (with_loss) finish_step(m, o, *step);
   }
 }
 
@@ -390,6 +468,7 @@ void save_training_checkpoint(Trainer::Impl& m, const TrainerOptions& o, const s
   meta["seed"] = std::to_string(o.seed);
   meta["batch_size"] = std::to_string(o.batch_size);
   meta["bptt"] = std::to_string(o.bptt);
+  meta["ranks"] = std::to_string(m.comm->size());
   save_safetensors(path, tensors, meta);
 }
 
@@ -429,13 +508,15 @@ Tensor identity_order(int64_t n, Device dev) {
   return Tensor::from_vector({n}, v, dev);
 }
 
-// Queues a pass over all of `dd` in order (inference), adding its mean loss to loss_sum.
+// Queues a pass over the examples [begin, end) of `dd` in order (inference), adding their
+// share of the mean loss over all of `dd` to loss_sum (the whole mean for the whole range).
 void evaluate_queued(Trainer::Impl& m, const TrainerOptions& o, const Dataset& d,
-                     const DeviceData& dd, const Tensor& order, Tensor loss_sum) {
+                     const DeviceData& dd, const Tensor& order, Tensor loss_sum, int64_t begin,
+                     int64_t end) {
   RNNOutput out;
   RNNInputGrads grads;
-  for (int64_t first = 0; first < dd.n; first += m.B) {
-    const int64_t b = std::min(m.B, dd.n - first);
+  for (int64_t first = begin; first < end; first += m.B) {
+    const int64_t b = std::min(m.B, end - first);
     run_batch(m, o, d, dd, order.data(), first, b, false,
               static_cast<float>(b) / static_cast<float>(dd.n), loss_sum, out, grads, nullptr);
   }
@@ -447,28 +528,54 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
                        const std::function<void(const EpochResult&)>& on_epoch) {
   Impl& m = *impl_;
   const TrainerOptions& o = options_;
-  check_data("Trainer::fit: train", train, *m.rnn, *m.head, o);
-  if (val) {
-    check_data("Trainer::fit: val", *val, *m.rnn, *m.head, o);
-    if (val->seq_len != train.seq_len || val->one_hot != train.one_hot)
-      throw Error("Trainer::fit: val has sequences of " + std::to_string(val->seq_len) +
-                  " steps, train of " + std::to_string(train.seq_len));
-  }
-  if (train.size() == 0) throw Error("Trainer::fit: the training set is empty");
+  Communicator& comm = *m.comm;
+  const bool parallel = comm.size() > 1;
+  m.local_failure.clear();
   const Device dev = m.ctx->device();
   detail::Backend& be = m.ctx->backend();
+  // Data parallel: each rank takes a shard of every global batch of global_B examples.
+  const int64_t global_B = std::min(o.batch_size, train.size());
+  DeviceData dtrain, dval;
+  Tensor val_order, order_host, order_dev;
+  local_work(m, [&] {
+    check_data("Trainer::fit: train", train, *m.rnn, *m.head, o);
+    if (val) {
+      check_data("Trainer::fit: val", *val, *m.rnn, *m.head, o);
+      if (val->seq_len != train.seq_len || val->one_hot != train.one_hot)
+        throw Error("Trainer::fit: val has sequences of " + std::to_string(val->seq_len) +
+                    " steps, train of " + std::to_string(train.seq_len));
+    }
+    if (train.size() == 0) throw Error("Trainer::fit: the training set is empty");
 
-  // Everything the epochs need is allocated and uploaded here, before the loop.
-  const DeviceData dtrain = upload(train, dev);
-  DeviceData dval;
-  Tensor val_order;
-  if (val && val->size() > 0) {
-    dval = upload(*val, dev);
-    val_order = identity_order(dval.n, dev);
+    // Everything the epochs need is allocated and uploaded here, before the loop.
+    dtrain = upload(train, dev);
+    if (val && val->size() > 0) {
+      dval = upload(*val, dev);
+      val_order = identity_order(dval.n, dev);
+    }
+    size_buffers(m, o, train, (global_B + comm.size() - 1) / comm.size());
+    order_host = Tensor::empty({dtrain.n}, Device::cpu());
+    order_dev = dev.is_cpu() ? order_host : Tensor::empty({dtrain.n}, dev);
+  });
+  if (parallel) {
+    agree_on_failure(comm, "Trainer::fit", m.local_failure);
+    std::mt19937_64 probe = m.gen;  // the same state draws the same first number
+    detail::check_ranks_agree(
+        comm, "Trainer::fit",
+        {{"the training set's size", train.size()},
+         {"the validation set's size", val ? val->size() : 0},
+         {"the sequence length", train.seq_len},
+         {"batch_size", o.batch_size},
+         {"bptt", o.bptt},
+         {"epochs", o.epochs},
+         {"shuffle", o.shuffle ? 1 : 0},
+         {"the epochs done", m.epochs_done},
+         {"the optimizer's step count", m.opt->step_count()},
+         {"the shuffle generator's state", static_cast<int64_t>(probe())},
+         {"the number of parameters",
+          m.rnn->flat_parameters().numel() + m.head->flat_parameters().numel()}});
+    detail::broadcast_training_state(comm, *m.rnn, *m.head, *m.opt);
   }
-  size_buffers(m, o, train, std::min(o.batch_size, dtrain.n));
-  Tensor order_host = Tensor::empty({dtrain.n}, Device::cpu());
-  Tensor order_dev = dev.is_cpu() ? order_host : Tensor::empty({dtrain.n}, dev);
   RNNOutput out;
   RNNInputGrads in_grads;
   Tensor train_sum = m.loss_sums.view({1}, 0), val_sum = m.loss_sums.view({1}, 1);
@@ -489,22 +596,37 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
     } else {
       for (int64_t i = 0; i < dtrain.n; ++i) oh[i] = static_cast<float>(i);
     }
-    if (!dev.is_cpu()) order_dev.copy_from(order_host);
-    detail::run(be, detail::Fill{m.loss_sums.data(), m.loss_sums.numel(), 0.0f});
+    m.epoch = epoch;
+    local_work(m, [&] {
+      if (!dev.is_cpu()) order_dev.copy_from(order_host);
+      detail::run(be, detail::Fill{m.loss_sums.data(), m.loss_sums.numel(), 0.0f});
+    });
 
     int64_t step = 0;  // optimizer steps in this epoch
-    for (int64_t first = 0; first < dtrain.n; first += m.B) {
-      const int64_t b = std::min(m.B, dtrain.n - first);
-      run_batch(m, o, train, dtrain, order_dev.data(), first, b, true,
-                static_cast<float>(b) / static_cast<float>(dtrain.n), train_sum, out, in_grads,
-                &step);
+    for (int64_t first = 0; first < dtrain.n; first += global_B) {
+      const int64_t b = std::min(global_B, dtrain.n - first);
+      const Shard shard = shard_of(b, comm.rank(), comm.size());  // all of it in one process
+      m.grad_share = static_cast<float>(shard.length) / static_cast<float>(b);
+      run_batch(m, o, train, dtrain, order_dev.data(), first + shard.offset, shard.length, true,
+                static_cast<float>(shard.length) / static_cast<float>(dtrain.n), train_sum, out,
+                in_grads, &step);
       if (o.on_batch) o.on_batch(epoch, first + b, dtrain.n);
     }
-    if (dval.n > 0) evaluate_queued(m, o, *val, dval, val_order, val_sum);
+    if (dval.n > 0) {
+      const Shard shard = shard_of(dval.n, comm.rank(), comm.size());
+      evaluate_queued(m, o, *val, dval, val_order, val_sum, shard.offset,
+                      shard.offset + shard.length);
+    }
 
     // The one read-back of the epoch (it waits for the epoch's work to finish): both losses
-    // and the fault slots.
-    const std::vector<float> sums = m.loss_sums.to_vector();
+    // and the fault slots; data parallel, then reduced over the ranks.
+    std::vector<float> sums;
+    local_work(m, [&] { sums = m.loss_sums.to_vector(); });
+    int fault_rank = 0;
+    if (parallel) {
+      agree_on_failure(comm, "Trainer::fit (epoch " + std::to_string(epoch) + ")", m.local_failure);
+      fault_rank = detail::reduce_epoch_sums(comm, sums, kFirstSlot);
+    }
     const auto t1 = std::chrono::steady_clock::now();
     EpochResult r;
     r.epoch = epoch;
@@ -541,6 +663,7 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
       std::ostringstream msg;
       msg << "Trainer::fit: training stopped at epoch " << epoch;
       if (bad_step > 0.0f) msg << ", step " << static_cast<int64_t>(bad_step) << " of " << step;
+      if (bad_step > 0.0f && parallel) msg << " on rank " << fault_rank;
       msg << ": " << bad.front() << " is not finite (NaN or infinity)";
       if (bad.size() > 1) {
         msg << " (also at that step:";
@@ -563,22 +686,32 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
       result.fault_epoch = epoch;
       result.fault_step = static_cast<int64_t>(bad_step);
       result.fault_tensor = bad.front();
+      result.fault_rank = fault_rank;
       break;
     }
     m.epochs_done = epoch;
     if (!o.checkpoint_path.empty()) {
-      save_training_checkpoint(m, o, o.checkpoint_path, ckpt, {});
+      local_work(m, [&] {
+        if (comm.rank() == 0) save_training_checkpoint(m, o, o.checkpoint_path, ckpt, {});
+      });
+      if (parallel)
+        agree_on_failure(comm, "Trainer::fit (epoch " + std::to_string(epoch) + ", checkpoint)",
+                         m.local_failure);
       m.last_checkpoint = o.checkpoint_path;
       m.last_checkpoint_epoch = epoch;
     }
     result.epochs.push_back(r);
-    if (on_epoch) on_epoch(r);
+    if (on_epoch) local_work(m, [&] { on_epoch(r); });
+    if (parallel)  // a callback that failed on one rank (rank 0's log file, say) stops them all
+      agree_on_failure(comm, "Trainer::fit (epoch " + std::to_string(epoch) + ", on_epoch)",
+                       m.local_failure);
   }
   return result;
 }
 
 void Trainer::save_checkpoint(const std::string& path,
                               const std::map<std::string, std::string>& metadata) {
+  if (impl_->comm->rank() != 0) return;
   save_training_checkpoint(*impl_, options_, path, training_checkpoint_tensors(*impl_), metadata);
 }
 
@@ -618,6 +751,13 @@ std::map<std::string, std::string> Trainer::load_checkpoint(const std::string& p
                 "' optimizer, this trainer's is '" + m.opt->kind() + "'");
   const int64_t epoch = count("epoch");
   const int64_t steps = count("optimizer_steps");
+  // The shards, and so the order of every sum, depend on the number of ranks.
+  const int64_t ranks = meta.count("ranks") ? count("ranks") : 1;
+  if (ranks != m.comm->size())
+    throw Error(call + ": the checkpoint was written by a run on " + std::to_string(ranks) +
+                (ranks == 1 ? " rank" : " ranks") + ", this trainer runs on " +
+                std::to_string(m.comm->size()) + (m.comm->size() == 1 ? " rank" : " ranks") +
+                ": resume with the same number (mpirun -np " + std::to_string(ranks) + ")");
   // Every epoch of fit() takes at least one optimizer step.
   if (steps < epoch)
     throw Error(call + ": metadata says " + std::to_string(epoch) + " epochs took " +
@@ -709,7 +849,7 @@ double Trainer::evaluate(const Dataset& data) {
   const Tensor order = identity_order(dd.n, dev);
   Tensor sum = m.loss_sums.view({1}, 1);
   detail::run(m.ctx->backend(), detail::Fill{sum.data(), 1, 0.0f});
-  evaluate_queued(m, options_, data, dd, order, sum);
+  evaluate_queued(m, options_, data, dd, order, sum, 0, dd.n);
   return sum.to_vector()[0];
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "elman/communicator.h"
 #include "elman/data.h"
 #include "elman/linear.h"
 #include "elman/lr_schedule.h"
@@ -61,6 +62,20 @@ struct TrainerOptions {
   // reads nothing from the device (the loss is read once per epoch) and must not call the
   // trainer.
   std::function<void(int64_t epoch, int64_t done, int64_t total)> on_batch;
+  // Data-parallel training (what PyTorch's DistributedDataParallel does): the ranks of this
+  // communicator train one model together, each on its shard of every batch (see Trainer).
+  // Not owned; it must outlive the trainer. null (the default): one process, no exchange.
+  Communicator* communicator = nullptr;
+  // Test-only fault injection for data-parallel runs: on rank `rank`, at optimizer step `step`
+  // (counted like Optimizer::step_count, from 1, over resumes), this rank's local work throws
+  // elman::Error, or with `non_finite` its gradients become NaN before the exchange. Off while
+  // rank < 0.
+  struct InjectedFault {
+    int rank = -1;
+    int64_t step = 0;
+    bool non_finite = false;
+  };
+  InjectedFault inject_fault;
 };
 
 struct EpochResult {
@@ -78,6 +93,7 @@ struct FitResult {
   int64_t fault_epoch = 0;          // when stopped: the epoch (1-based, counted over resumes)
   int64_t fault_step = 0;           // and the optimizer step within it (1-based; 0: validation)
   std::string fault_tensor;         // "loss", "grad of rnn.weight_hh_l0", "validation loss", ...
+  int fault_rank = 0;               // data parallel: the rank whose gradient or loss it was
 };
 
 // The model is `rnn` (batch_first) followed by `head` on its output; the optimizer must hold
@@ -90,6 +106,22 @@ struct FitResult {
 // added to a device scalar), head and RNN backward, the non-finite checks, optional clipping,
 // optimizer step.
 // Per epoch the host uploads the shuffled order once and reads the two loss sums once.
+//
+// Data-parallel (TrainerOptions::communicator of size P > 1; every rank builds the same model,
+// optimizer, options and data set and calls the same methods): fit() first checks that the
+// ranks agree on the data sizes, options and state (elman::Error naming what differs), then
+// broadcasts rank 0's parameters and optimizer state. Every rank draws the same shuffled order;
+// of each global batch of batch_size examples rank r takes its contiguous shard (shard_of),
+// runs forward and backward on it and weights its mean gradient by shard / batch, so the
+// all-reduced sum is the one-process gradient of the global batch even for unequal shards.
+// Clipping then sees the global norm; the optimizer step is the same on every rank. Losses and
+// fault flags are reduced across ranks once per epoch; the validation set is sharded too. Only
+// rank 0 writes checkpoints. A rank whose local work throws (or whose checkpoint write fails)
+// does not leave the others waiting: before every gradient exchange the ranks agree on whether
+// one failed (agree_on_failure, one small host all-reduce per optimizer step), and if one did
+// every rank throws the same CollectiveError naming it. Non-finite gradients are checked on
+// each rank before the exchange, so the fault message names the rank they came from.
+// evaluate() and predict() stay local: each rank computes the whole data set.
 class Trainer {
  public:
   Trainer(RNN& rnn, Linear& head, Optimizer& optimizer, const TrainerOptions& options);
@@ -99,7 +131,9 @@ class Trainer {
 
   // Trains for options.epochs more epochs, numbered after epochs_done() (so a resumed trainer
   // goes on counting); `val` may be null. `on_epoch` (may be empty) is called after every good
-  // epoch. The shuffle's generator is seeded once, at construction, and carries over calls.
+  // epoch (data parallel: on every rank, with the reduced losses; if it throws on one rank,
+  // every rank throws CollectiveError). The shuffle's generator is seeded once, at construction,
+  // and carries over calls.
   //
   // Numerical faults: after every backward a device op records, per gradient tensor and for
   // the loss, the first step at which it was NaN or infinite; those flags are read with the
@@ -125,6 +159,7 @@ class Trainer {
   // std::mt19937_64 state as its operator<< writes it), seed, batch_size, bptt, plus `metadata`. Atomic (save_safetensors). Refuses, with elman::Error
   // naming the tensor, to write a NaN or an infinity: the previous file stays as it was.
   // Reads the parameters and state back from the device (synchronises).
+  // Data-parallel: only rank 0 writes ("ranks" in the metadata records P); the others return.
   void save_checkpoint(const std::string& path,
                        const std::map<std::string, std::string>& metadata = {});
   // Restores everything save_checkpoint wrote (weights, optimizer state and step count, epoch,
@@ -134,7 +169,9 @@ class Trainer {
   // changed. The base learning rate is restored (the schedule continues where it was); the
   // recorded seed, batch_size, bptt and lr_schedule are informational: this trainer's own
   // options apply from here on (the same options give the uninterrupted run).
-  // Returns the file's metadata.
+  // A checkpoint written by a run on another number of ranks ("ranks", 1 when absent) is
+  // refused, naming both counts: the shards, and so the sums, would differ. Data-parallel, every
+  // rank loads the same file. Returns the file's metadata.
   std::map<std::string, std::string> load_checkpoint(const std::string& path);
 
   struct Impl;  // opaque: the device buffers of a training step

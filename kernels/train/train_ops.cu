@@ -14,5 +14,6 @@ template void launch_cuda<ClipByNorm>(const ClipByNorm&, cudaStream_t);
 template void launch_cuda<GatherRows>(const GatherRows&, cudaStream_t);
 template void launch_cuda<GatherOneHot>(const GatherOneHot&, cudaStream_t);
 template void launch_cuda<FirstNonFinite>(const FirstNonFinite&, cudaStream_t);
+template void launch_cuda<ScaleInPlace>(const ScaleInPlace&, cudaStream_t);
 
 }  // namespace elman::detail

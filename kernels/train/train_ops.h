@@ -194,4 +194,13 @@ struct FirstNonFinite {
   }
 };
 
+// x[i] *= scale: data-parallel training weights each rank's gradient by its share of the batch.
+struct ScaleInPlace {
+  float* x;
+  int64_t n;
+  float scale;
+  int64_t size() const { return n; }
+  ELMAN_HD void operator()(int64_t i) const { x[i] *= scale; }
+};
+
 }  // namespace elman::detail
