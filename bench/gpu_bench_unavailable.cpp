@@ -1,5 +1,5 @@
-// run_gpu_bench for a build made where cudnn.h was not found: the GPU comparison cannot exist,
-// so it says so; --device cpu is unaffected.
+// run_gpu_bench for a build without its GPU part (no CUDA in the build, or no cudnn.h): the GPU
+// comparison cannot exist, so it says why (ELMAN_BENCH_GPU_ABSENT); --device cpu is unaffected.
 #include "bench/bench_config.h"
 #include "elman/error.h"
 
@@ -8,9 +8,8 @@ namespace elman::bench {
 BenchRun run_gpu_bench(const std::vector<BenchShape>&, const std::vector<StreamShape>&,
                        const BenchConfig&, nlohmann::json&, Rates&) {
   throw Error(
-      "elman-bench: built without cuDNN's headers (cudnn.h was not found at configure time), so "
-      "the GPU comparison is not available; install cuDNN 9's development files and re-run cmake, "
-      "or use --device cpu");
+      "elman-bench --device cuda: this elman-bench has no GPU comparison: " ELMAN_BENCH_GPU_ABSENT
+      "; use --device cpu");
 }
 
 }  // namespace elman::bench

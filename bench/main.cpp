@@ -88,7 +88,13 @@ int run(int argc, char** argv) {
   TrainBenchConfig tc;
   tc.text = ELMAN_BENCH_DATA_DIR "/tinyshakespeare.txt";
   tc.script = default_script("pytorch_train.py");
-  app.add_option("--device", device, "cuda (elman vs cuDNN) or cpu (elman vs PyTorch and oneDNN)")
+#ifdef ELMAN_BENCH_GPU_ABSENT  // a build without the GPU part says so where a user looks first
+  const std::string cuda_note = " (cuda is not in this build: " ELMAN_BENCH_GPU_ABSENT ")";
+#else
+  const std::string cuda_note;
+#endif
+  app.add_option("--device", device,
+                 "cuda (elman vs cuDNN) or cpu (elman vs PyTorch and oneDNN)" + cuda_note)
       ->check(CLI::IsMember({"cuda", "cpu"}));
   auto* quick = app.add_flag("--quick", sel.quick, "a subset of the grid that runs in < 1 minute");
   auto* deep = app.add_flag("--deepbench", sel.deepbench,

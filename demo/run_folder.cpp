@@ -19,14 +19,19 @@ namespace demo {
 
 elman::Device pick_device(const std::string& name) {
   if (name == "cpu") return elman::Device::cpu();
+  const char* why_no_cuda =
+      elman::built_with_cuda() ? "no CUDA device is present" : "this elman was built without CUDA";
   if (name == "cuda") {
     if (!elman::cuda_available())
-      throw elman::Error("--device cuda: no CUDA device is present (use --device cpu or auto)");
+      throw elman::Error(std::string("--device cuda: ") + why_no_cuda +
+                         " (use --device cpu or auto)");
     return elman::Device::cuda(0);
   }
   if (name == "auto") {
     if (elman::cuda_available()) return elman::Device::cuda(0);
-    std::cerr << "elman-train: no CUDA device found, running on the CPU\n";
+    std::cerr << (elman::built_with_cuda() ? "elman-train: no CUDA device found"
+                                           : "elman-train: built without CUDA")
+              << ", running on the CPU\n";
     return elman::Device::cpu();
   }
   throw elman::Error("--device: unknown value '" + name + "', expected cpu, cuda or auto");

@@ -17,6 +17,12 @@
 #include "kernels/recurrence_plan.h"
 #include "kernels/step_ops.h"
 
+// ELMAN_CUDA_ENABLED (1 or 0) comes from CMake, on the library and elman_internal: a file that
+// includes this header from anywhere else must not guess whether the CUDA launcher exists.
+#ifndef ELMAN_CUDA_ENABLED
+#error "ELMAN_CUDA_ENABLED is not defined: link the target with elman_internal (CMakeLists.txt)"
+#endif
+
 struct CUstream_st;
 
 namespace elman::detail {
@@ -99,7 +105,8 @@ class LaneScope {
 };
 
 // The CUDA launcher of a functor op, defined in kernels/launch.cuh. Each op type is
-// instantiated once, in kernels/ops_instantiate.cu, so host files never see device code.
+// instantiated once, in kernels/ops_instantiate.cu, so host files never see device code. A
+// CPU-only build has none; there no backend other than the CPU's can be made.
 template <typename Op>
 void launch_cuda(const Op& op, CUstream_st* stream);
 
@@ -112,7 +119,8 @@ struct HasRowForm<Op, std::void_t<decltype(std::declval<const Op&>().at(int64_t{
 
 // Runs a functor op: op(i) for i in [0, op.size()), on the backend's device and current lane.
 // On the CPU this loop is the launcher (row by row where the op has at(row, col), so no
-// division per element); on CUDA launch_cuda is, with the backend's device current.
+// division per element); on CUDA launch_cuda is, with the backend's device current (a CPU-only
+// build never gets there: its Context refuses CUDA devices).
 template <typename Op>
 void run(Backend& backend, const Op& op) {
   if (backend.device().is_cpu()) {
@@ -125,8 +133,12 @@ void run(Backend& backend, const Op& op) {
       for (int64_t i = 0; i < n; ++i) op(i);
     }
   } else {
+#if ELMAN_CUDA_ENABLED
     const CudaDeviceScope on_device(backend.device().index);
     launch_cuda(op, backend.current_stream());
+#else
+    throw_built_without_cuda("run: a functor op on " + backend.device().str());
+#endif
   }
 }
 

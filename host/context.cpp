@@ -12,6 +12,8 @@ const char* version_string() { return "0.1.0"; }
 
 int cuda_device_count() { return detail::cuda_device_count_or_zero(); }
 
+bool built_with_cuda() { return detail::cuda_built_in(); }
+
 Device Device::best_available() { return cuda_available() ? Device::cuda(0) : Device::cpu(); }
 
 std::string Device::str() const {
@@ -24,6 +26,10 @@ Context::Context(Device device, CUstream_st* stream) {
     backend_ = std::make_unique<detail::CpuBackend>();
     return;
   }
+  if (!built_with_cuda())
+    throw Error("Context: " + device.str() +
+                " requested but this elman was built without CUDA (ELMAN_WITH_CUDA=OFF, or no "
+                "CUDA compiler at configure time); use Device::cpu() or Device::best_available()");
   const int count = cuda_device_count();
   if (count == 0)
     throw Error("Context: " + device.str() +

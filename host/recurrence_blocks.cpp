@@ -14,17 +14,26 @@ namespace {
 
 GpuLimits limits_of(const Backend& be) {
   if (be.device().is_cpu()) return *be.simulated_gpu();  // resolve_algorithm checked it is set
+#if ELMAN_CUDA_ENABLED
   return cuda_gpu_limits(be.device().index);
+#else
+  throw_built_without_cuda("the GPU recurrences on " + be.device().str());
+#endif
 }
 
+// The CPU launcher on a CPU backend (tests), the CUDA launcher on CUDA.
 template <typename K>
 void launch(Backend& be, const K& k) {
   if (be.device().is_cpu()) {
     run_blocks_on_cpu(k);
     return;
   }
+#if ELMAN_CUDA_ENABLED
   const CudaDeviceScope on_device(be.device().index);
   launch_cuda(k, be.current_stream());
+#else
+  throw_built_without_cuda("a GPU recurrence on " + be.device().str());
+#endif
 }
 
 // The running counts of every step, in the device's memory (queued on the current lane).

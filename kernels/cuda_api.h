@@ -1,9 +1,11 @@
 // The plain-C++ face of the CUDA code: what host files may call without CUDA's headers.
-// Implemented in cuda_memory.cu, cuda_backend.cu and cuda_device_scope.cu.
+// Implemented in cuda_memory.cu, cuda_backend.cu and cuda_device_scope.cu; in a CPU-only build
+// by cuda_unavailable.cpp.
 #pragma once
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "elman/device.h"
 
@@ -13,6 +15,7 @@ namespace elman::detail {
 
 class Backend;
 
+bool cuda_built_in();                           // false in a CPU-only build
 int cuda_device_count_or_zero();                // never throws: no driver or no GPU is 0
 void* cuda_allocate(size_t bytes, int device);  // throws Error naming the size on failure
 void cuda_free(void* ptr, int device) noexcept;
@@ -43,5 +46,8 @@ class CudaDeviceScope {
  private:
   int previous_ = -1;  // the device to restore; -1: it was already current
 };
+
+// CPU-only builds: throws the Error that says `what` needs CUDA, which this library lacks.
+[[noreturn]] void throw_built_without_cuda(const std::string& what);
 
 }  // namespace elman::detail

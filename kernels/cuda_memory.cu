@@ -8,6 +8,8 @@
 
 namespace elman::detail {
 
+bool cuda_built_in() { return true; }
+
 int cuda_device_count_or_zero() {
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess) {

@@ -36,7 +36,7 @@ class UserStream {
 };
 
 TEST(CudaUserStream, ResultsMatchReference) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  ELMAN_SKIP_WITHOUT_CUDA();
   UserStream stream;
   ASSERT_TRUE(stream.ok());
   Context ctx(Device::cuda(0), stream.get());
@@ -79,7 +79,7 @@ struct Gate {
 };
 
 TEST(CudaUserStream, WorkIsOrderedOnTheUserStream) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  ELMAN_SKIP_WITHOUT_CUDA();
   UserStream stream, observer;
   ASSERT_TRUE(stream.ok() && observer.ok());
   Context ctx(Device::cuda(0), stream.get());
@@ -123,7 +123,7 @@ TEST(CudaUserStream, WorkIsOrderedOnTheUserStream) {
 // that does not exist is an error naming it.
 TEST(CudaDevice, EntryPointsUseTheContextsDeviceAndRestoreTheCallers) {
   const int count = cuda_device_count();
-  if (count == 0) GTEST_SKIP() << "no CUDA device";
+  ELMAN_SKIP_WITHOUT_CUDA();
   ELMAN_EXPECT_ERROR({ const detail::CudaDeviceScope scope(count); },
                      "cuda:" + std::to_string(count));
   const int model_device = count - 1;  // another device than the caller's, where there are two

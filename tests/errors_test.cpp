@@ -268,7 +268,8 @@ TEST(Errors, CheckGemmArgsEachArgument) {
 
 TEST(Errors, CudaContextWithoutDevice) {
   if (cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
-  ELMAN_EXPECT_ERROR(Context(Device::cuda(0)), "Context", "cuda:0", "no CUDA device");
+  ELMAN_EXPECT_ERROR(Context(Device::cuda(0)), "Context", "cuda:0",
+                     built_with_cuda() ? "no CUDA device" : "built without CUDA");
   ELMAN_EXPECT_ERROR(Context(Device::cuda(1)), "Context", "cuda:1");
   EXPECT_EQ(Device::best_available(), Device::cpu());
   EXPECT_FALSE(cuda_available());
@@ -276,9 +277,31 @@ TEST(Errors, CudaContextWithoutDevice) {
   EXPECT_THROW(Tensor::empty({4}, Device::cuda(0)), Error);
 }
 
+// A CPU-only build (ELMAN_WITH_CUDA=OFF) behaves as a machine without a GPU, and wherever a user
+// asks for CUDA explicitly the error says why there is none. (Not named for the GPU check's
+// filter: it has nothing to run on a GPU.)
+TEST(Errors, CpuOnlyBuildRefusesGpuRequests) {
+  if (built_with_cuda()) GTEST_SKIP() << "built with CUDA";
+  EXPECT_EQ(cuda_device_count(), 0);
+  EXPECT_EQ(Device::best_available(), Device::cpu());
+  ELMAN_EXPECT_ERROR(Context(Device::cuda(0)), "Context", "cuda:0", "built without CUDA",
+                     "Device::cpu()");
+  ELMAN_EXPECT_ERROR(Context(Device::cuda(3)), "Context", "cuda:3", "built without CUDA");
+  // No CUDA tensor can exist, not even an empty one; nor can a CPU tensor be moved to one.
+  ELMAN_EXPECT_ERROR(Tensor::empty({4}, Device::cuda(0)), "cuda:0", "built without CUDA");
+  ELMAN_EXPECT_ERROR(Tensor::empty({0}, Device::cuda(0)), "cuda:0", "built without CUDA");
+  ELMAN_EXPECT_ERROR(Tensor::zeros({2}).to(Device::cuda(0)), "built without CUDA");
+  const std::vector<float> values(2, 1.0f);
+  ELMAN_EXPECT_ERROR(Tensor::from_vector({2}, values, Device::cuda(0)), "built without CUDA");
+  // The CPU works as before.
+  Context cpu(Device::best_available());
+  RNN rnn(cpu, make_options(2, 3, 1, Nonlinearity::kTanh, false, false));
+  EXPECT_EQ(rnn.forward(Tensor::zeros({4, 1, 2})).output.shape(), (Shape{4, 1, 3}));
+}
+
 TEST(Errors, CudaDeviceIndexOutOfRange) {
   const int count = cuda_device_count();
-  if (count == 0) GTEST_SKIP() << "no CUDA device";
+  ELMAN_SKIP_WITHOUT_CUDA();
   ELMAN_EXPECT_ERROR(Context(Device::cuda(count)), "Context", "cuda:" + std::to_string(count),
                      std::to_string(count) + " CUDA device");
   ELMAN_EXPECT_ERROR(Context(Device::cuda(-1)), "Context", "cuda:-1");
@@ -287,7 +310,7 @@ TEST(Errors, CudaDeviceIndexOutOfRange) {
 // Out of device memory is an elman::Error naming the size, and it leaks nothing: a normal model
 // works right after. hidden_size 200,000 needs 160 GB for W_hh alone, more than any GPU here.
 TEST(Errors, CudaModelTooLargeForTheDevice) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  ELMAN_SKIP_WITHOUT_CUDA();
   Context ctx(Device::cuda(0));
   const RNNOptions huge = make_options(1, 200000, 1, Nonlinearity::kTanh, false, false);
   ELMAN_EXPECT_ERROR(RNN(ctx, huge, 1), "could not allocate", "bytes on cuda:0");
@@ -311,7 +334,7 @@ TEST(Errors, StreamForCpuContext) {
 
 // A tensor on another device than the model's is refused, naming both devices.
 TEST(Errors, CudaTensorOnTheWrongDevice) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  ELMAN_SKIP_WITHOUT_CUDA();
   Context cpu(Device::cpu());
   RNN rnn(cpu, make_options(4, 3, 1, Nonlinearity::kTanh, false, false));
   ELMAN_EXPECT_ERROR(rnn.forward(Tensor::zeros({5, 2, 4}, Device::cuda(0))), "RNN::forward",

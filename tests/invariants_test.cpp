@@ -472,7 +472,7 @@ TEST(Initialisation, SeededUniformLikePyTorch) {
 
 // The seeded initialisation is drawn on the host: a CUDA model gets the CPU model's values.
 TEST(Initialisation, CudaSameAsCpu) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  ELMAN_SKIP_WITHOUT_CUDA();
   const RNNOptions o = make_options(7, 16, 2, Nonlinearity::kTanh, true, false);
   Context cpu(Device::cpu()), gpu(Device::cuda(0));
   RNN c(cpu, o, 42), g(gpu, o, 42);

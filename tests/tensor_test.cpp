@@ -15,6 +15,12 @@ TEST(Api, DeviceAndVersion) {
   EXPECT_NE(Device::cuda(0), Device::cuda(1));
   EXPECT_EQ(Device::cuda(2), Device::cuda(2));
   EXPECT_EQ(cuda_available(), cuda_device_count() > 0);
+  // The library reports the configuration CMake chose (ELMAN_WITH_CUDA), and a CPU-only build
+  // never sees a device.
+  EXPECT_EQ(built_with_cuda(), ELMAN_CUDA_ENABLED == 1);
+  if (!built_with_cuda()) {
+    EXPECT_EQ(cuda_device_count(), 0);
+  }
   EXPECT_EQ(Device::best_available(), cuda_available() ? Device::cuda(0) : Device::cpu());
   EXPECT_EQ(std::string(version_string()), std::to_string(kVersionMajor) + "." +
                                                std::to_string(kVersionMinor) + "." +
@@ -59,7 +65,7 @@ TEST(Api, TensorBasics) {
 }
 
 TEST(Api, TensorTransfersToAndFromCuda) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  ELMAN_SKIP_WITHOUT_CUDA();
   const std::vector<float> v = to_float(random_floats(1000, 1));
   const Tensor host = Tensor::from_vector({10, 100}, v);
   const Tensor dev = host.to(Device::cuda(0));

@@ -19,6 +19,7 @@
 #include "host/cpu_backend.h"
 #include "host/param_layout.h"
 #include "host/reference.h"
+#include "tests/cuda_skip.h"
 
 namespace elman::test {
 
@@ -27,7 +28,7 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // Where a table-driven case runs: a device and a recurrence algorithm; for the CPU's fused one
 // also its kernels' instruction set (kernels) and, when threads > 0, that many threads on every
 // shape, however small (so the split of the hidden units among threads is tested too). CUDA
-// cases skip, visibly, where no device is present; so do kernels this processor cannot run.
+// cases skip, visibly, where they cannot run (cuda_skip.h); so do kernels this processor lacks.
 // The GPU algorithms run on the CPU through their CPU launcher, planned for the GPU `simulated`
 // names: "h200" (the target) or "tiny" (3 SMs of 32 threads: blocks own several columns).
 struct Where {
@@ -99,7 +100,7 @@ inline const detail::cpu::Kernels* kernels_of(const Where& w) {
 
 // Why a case cannot run here, or "" when it can.
 inline std::string skip_reason(const Where& w) {
-  if (w.cuda && cuda_device_count() == 0) return "no CUDA device";
+  if (w.cuda && cuda_skip_reason()) return cuda_skip_reason();  // cuda_skip.h
   if (!w.kernels.empty() && !kernels_of(w)) return "this processor lacks " + w.kernels;
   return "";
 }

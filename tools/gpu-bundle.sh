@@ -28,8 +28,9 @@ BUILD=build
 OUT=gpu-bundle
 
 # The build: tools/setup.sh installs what is missing (patchelf among it) and builds ./build;
-# for Hopper, sm_90 (the default of CMakeLists.txt, said again in case ./build has another).
-bash tools/setup.sh -DCMAKE_CUDA_ARCHITECTURES=90
+# with CUDA, required (a bundle for the GPU without it would be no use), and for Hopper, sm_90
+# (the default of CMakeLists.txt, said again in case ./build has another).
+ELMAN_WITH_CUDA=ON bash tools/setup.sh -DCMAKE_CUDA_ARCHITECTURES=90
 cache_value() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD/CMakeCache.txt"; }
 [ "$(cache_value CMAKE_BUILD_TYPE)" = Release ] || { echo "gpu-bundle: $BUILD is not a Release build" >&2; exit 1; }
 [ "$(cache_value CMAKE_CUDA_ARCHITECTURES)" = 90 ] || { echo "gpu-bundle: $BUILD is not built for sm_90" >&2; exit 1; }

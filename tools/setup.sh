@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what elman needs and a fresh machine of this kind lacks (Debian packages), then
-# configures and builds into ./build. Idempotent: installs only what is missing.
-# Usage: bash tools/setup.sh [extra cmake arguments...]
+# configures and builds into ./build, with CUDA where nvcc is found, else CPU-only (one line says
+# so). Idempotent: installs only what is missing.
+# Usage: [ELMAN_WITH_CUDA=AUTO|ON|OFF] bash tools/setup.sh [extra cmake arguments...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,16 +28,32 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The CUDA toolkit (nvcc, cuBLAS; cuDNN for elman-bench) comes with the machine; find nvcc.
-if ! command -v nvcc >/dev/null 2>&1; then
+# The CUDA toolkit (nvcc, cuBLAS; cuDNN for elman-bench) comes with the machine where there is
+# one: find nvcc. Without it elman builds CPU-only (ELMAN_WITH_CUDA=OFF); ELMAN_WITH_CUDA=OFF in
+# the environment asks for that, ON requires nvcc. The choice is passed to cmake explicitly.
+want_cuda=$(echo "${ELMAN_WITH_CUDA:-AUTO}" | tr '[:lower:]' '[:upper:]')
+case "$want_cuda" in
+  AUTO | ON | OFF) ;;
+  *) echo "setup: ELMAN_WITH_CUDA is '$ELMAN_WITH_CUDA'; expected AUTO, ON or OFF" >&2; exit 2 ;;
+esac
+nvcc_path=""
+if [ "$want_cuda" != OFF ]; then
+  nvcc_path=$(command -v nvcc || true)
   for d in /usr/local/cuda/bin /usr/local/cuda-*/bin; do
-    [ -x "$d/nvcc" ] && export PATH="$d:$PATH" && break
+    [ -z "$nvcc_path" ] && [ -x "$d/nvcc" ] && nvcc_path="$d/nvcc"
   done
 fi
-command -v nvcc >/dev/null 2>&1 || {
-  echo "setup: nvcc not found: elman needs the CUDA toolkit to build (no GPU is needed to run)" >&2
+if [ -n "$nvcc_path" ]; then
+  cuda_args=(-DELMAN_WITH_CUDA=ON -DCMAKE_CUDA_COMPILER="$nvcc_path")
+elif [ "$want_cuda" = ON ]; then
+  echo "setup: ELMAN_WITH_CUDA=ON but no nvcc on PATH or in /usr/local/cuda*/bin" >&2
   exit 1
-}
+else
+  why="no nvcc on PATH or in /usr/local/cuda*/bin"
+  [ "$want_cuda" = OFF ] && why="ELMAN_WITH_CUDA=OFF"
+  echo "setup: building CPU-only, without the CUDA backend ($why)"
+  cuda_args=(-DELMAN_WITH_CUDA=OFF)
+fi
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}" "$@" >/dev/null
 cmake --build build -j"$(nproc)"

@@ -1,5 +1,6 @@
 // A user's program against the installed package: builds a small RNN on the CPU, runs one
-// forward pass and checks the result's shapes and values. Exit status 0 means it worked.
+// forward pass and checks the result's shapes and values, and that the package's
+// elman_WITH_CUDA describes the library. Exit status 0 means it worked.
 #include <elman/elman.h>
 
 #include <cmath>
@@ -47,7 +48,18 @@ int main() {
                        static_cast<long long>(t));
           return 1;
         }
-    std::printf("ok\n");
+    // find_package's elman_WITH_CUDA and the library agree; a CPU-only library offers the CPU.
+    if (elman::built_with_cuda() != (ELMAN_PACKAGE_WITH_CUDA == 1)) {
+      std::fprintf(stderr, "elman_WITH_CUDA is %d but the library says built_with_cuda() = %d\n",
+                   ELMAN_PACKAGE_WITH_CUDA, elman::built_with_cuda() ? 1 : 0);
+      return 1;
+    }
+    if (!elman::built_with_cuda() && elman::Device::best_available() != elman::Device::cpu()) {
+      std::fprintf(stderr, "a CPU-only elman offers %s as the best device\n",
+                   elman::Device::best_available().str().c_str());
+      return 1;
+    }
+    std::printf("ok (%s)\n", elman::built_with_cuda() ? "with CUDA" : "CPU-only");
     return 0;
   } catch (const elman::Error& e) {
     std::fprintf(stderr, "elman error: %s\n", e.what());

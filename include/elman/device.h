@@ -13,7 +13,7 @@ struct Device {
 
   static Device cpu() { return {DeviceType::kCPU, 0}; }
   static Device cuda(int index = 0) { return {DeviceType::kCUDA, index}; }
-  // CUDA device 0 when one is present, else the CPU.
+  // CUDA device 0 when one is present (and the library has CUDA), else the CPU.
   static Device best_available();
 
   bool is_cpu() const { return type == DeviceType::kCPU; }
@@ -23,8 +23,14 @@ struct Device {
   bool operator!=(const Device& o) const { return !(*this == o); }
 };
 
-// Number of usable CUDA devices; 0 where there is no driver or no GPU (never throws).
+// Number of usable CUDA devices; 0 where there is no driver or no GPU, or the library was built
+// without CUDA (never throws).
 int cuda_device_count();
 inline bool cuda_available() { return cuda_device_count() > 0; }
+
+// Whether this library has its CUDA backend. false for a CPU-only build (CMake option
+// ELMAN_WITH_CUDA=OFF, or AUTO where no CUDA compiler was found): there every CUDA request
+// (a Context, a tensor) throws an Error saying the library was built without CUDA.
+bool built_with_cuda();
 
 }  // namespace elman

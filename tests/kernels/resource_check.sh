@@ -52,7 +52,7 @@ fi
 nvcc=$1 arch=$2 src=$3
 shift 3
 if [[ -z "$nvcc" || ! -x "$nvcc" ]]; then
-  echo "SKIPPED: no CUDA compiler in this build"
+  echo "SKIPPED: built without CUDA (no CUDA compiler in this build)"
   exit 77
 fi
 for file in "$@"; do

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/cuda_skip.h"
 #include "tests/train/train_test_util.h"
 
 namespace elman {
@@ -315,11 +316,8 @@ TEST(Faults, FailedCheckpointWriteThrowsAndKeepsThePreviousOne) {
   EXPECT_EQ(fresh.tr->load_checkpoint(path).at("epoch"), "1");
 }
 
-#define SKIP_WITHOUT_CUDA() \
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device"
-
 TEST(FaultsCuda, OverflowingGradientIsNamed) {
-  SKIP_WITHOUT_CUDA();
+  ELMAN_SKIP_WITHOUT_CUDA();
   // The device-side flags (FirstNonFinite on CUDA) must name what the CPU names.
   Session s(Opt::kAdam, 3, 5, 0, "", Device::cuda(0));
   Tensor w_ih = s.m.rnn.parameter("weight_ih_l0");  // a handle onto the model's storage
@@ -336,7 +334,7 @@ TEST(FaultsCuda, OverflowingGradientIsNamed) {
 }
 
 TEST(ResumeCuda, ContinuesAsTheUninterruptedRun) {
-  SKIP_WITHOUT_CUDA();
+  ELMAN_SKIP_WITHOUT_CUDA();
   const int64_t T = 6;
   const Dataset train = regression(11, T, 2, T, 1);
   const std::string path = temp_dir() + "/training.safetensors";

@@ -262,7 +262,7 @@ TEST(TruncatedBptt, RejectsNegativeChunk) {
 }
 
 TEST(TruncatedBptt, CudaMatchesCpu) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  ELMAN_SKIP_WITHOUT_CUDA();
   const int64_t T = 40, I = 3, K = 2;
   const RNNOptions ro = rnn_options(I, 16, 2, false);
   const Dataset d = regression(24, T, I, T * K, 9);

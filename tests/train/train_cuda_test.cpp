@@ -1,19 +1,17 @@
 // The training functors on CUDA against the same functors on the CPU (loss + gradient,
 // optimizer updates, clipping, gathers, the Linear head), and a whole training run on both
-// devices giving the same losses. Skipped, visibly, where no CUDA device is present.
+// devices giving the same losses. Skipped, visibly, without a CUDA device or CUDA in the build.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "tests/cuda_skip.h"
 #include "tests/train/train_test_util.h"
 
 namespace elman {
 namespace {
 
 using train_test::random_floats;
-
-#define SKIP_WITHOUT_CUDA() \
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device"
 
 double max_rel(const std::vector<float>& a, const std::vector<float>& b) {
   double num = 0, den = 0;
@@ -26,7 +24,7 @@ double max_rel(const std::vector<float>& a, const std::vector<float>& b) {
 }
 
 TEST(TrainCuda, LossesMatchCpu) {
-  SKIP_WITHOUT_CUDA();
+  ELMAN_SKIP_WITHOUT_CUDA();
   const int64_t rows = 64, classes = 33;
   const auto z = random_floats(rows * classes, 1, 4.0);
   std::vector<float> t;
@@ -52,7 +50,7 @@ TEST(TrainCuda, LossesMatchCpu) {
 }
 
 TEST(TrainCuda, OptimizersAndClippingMatchCpu) {
-  SKIP_WITHOUT_CUDA();
+  ELMAN_SKIP_WITHOUT_CUDA();
   const int64_t n = 1000;
   const auto p0 = random_floats(n, 2), g0 = random_floats(n, 3, 5.0);
   std::vector<float> results[2];
@@ -85,7 +83,7 @@ TEST(TrainCuda, OptimizersAndClippingMatchCpu) {
 }
 
 TEST(TrainCuda, TrainingRunMatchesCpu) {
-  SKIP_WITHOUT_CUDA();
+  ELMAN_SKIP_WITHOUT_CUDA();
   std::vector<double> losses[2];
   std::vector<float> params[2];
   for (int d = 0; d < 2; ++d) {
