@@ -56,8 +56,8 @@ if [[ -z "$nvcc" || ! -x "$nvcc" ]]; then
   exit 77
 fi
 for file in "$@"; do
-  report=$("$nvcc" -std=c++17 -O3 -arch="sm_$arch" -I"$src" -I"$src/include" -Xptxas -v \
-    -c "$src/$file" -o /dev/null 2>&1) || { echo "$report"; exit 1; }
+  report=$("$nvcc" -std=c++17 -O3 -arch="sm_$arch" -DELMAN_CUDA_ENABLED=1 -I"$src" \
+    -I"$src/include" -Xptxas -v -c "$src/$file" -o /dev/null 2>&1) || { echo "$report"; exit 1; }
   check "$file" "$report"
 done
 exit $failed
