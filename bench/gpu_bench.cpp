@@ -362,20 +362,55 @@ void run_shape(Context& ctx, const CudnnShared& cs, const BenchConfig& cfg, Even
   const int K = cfg.rotations, wu = cfg.warmup;
   cudaStream_t stream = cs.stream;
   auto in = [&](int i) -> const InputSet& { return sets[size_t(i % K)]; };
-  r.elman.phases[int(Phase::kInference)] = timer.time(
-      stream, wu, kNoSetup, [&](int i) { rnn.forward_into(in(i).x, in(i).h0, inf_out, lens); });
-  r.elman.phases[int(Phase::kTrainForward)] = timer.time(stream, wu, kNoSetup, [&](int i) {
-    rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out, lens);
-  });
-  r.elman.phases[int(Phase::kBackward)] = timer.time(
-      stream, wu, [&](int i) { rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out, lens); },
-      [&](int i) { rnn.backward_into(cache, in(i).dy, in(i).dhy, grads); });
-  r.elman.phases[int(Phase::kStep)] = timer.time(stream, wu, kNoSetup, [&](int i) {
-    rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out, lens);
-    rnn.backward_into(cache, in(i).dy, in(i).dhy, grads);
-  });
-  r.elman.timed = true;
-  r.elman.status = "ok";
+  // Times the model's current algorithm into `side`.
+  auto time_elman = [&](SideResult& side) {
+    side.phases[int(Phase::kInference)] = timer.time(
+        stream, wu, kNoSetup, [&](int i) { rnn.forward_into(in(i).x, in(i).h0, inf_out, lens); });
+    side.phases[int(Phase::kTrainForward)] = timer.time(stream, wu, kNoSetup, [&](int i) {
+      rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out, lens);
+    });
+    side.phases[int(Phase::kBackward)] = timer.time(
+        stream, wu,
+        [&](int i) { rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out, lens); },
+        [&](int i) { rnn.backward_into(cache, in(i).dy, in(i).dhy, grads); });
+    side.phases[int(Phase::kStep)] = timer.time(stream, wu, kNoSetup, [&](int i) {
+      rnn.forward_train_into(in(i).x, in(i).h0, cache, train_out, lens);
+      rnn.backward_into(cache, in(i).dy, in(i).dhy, grads);
+    });
+    side.timed = true;
+    side.status = "ok";
+  };
+  time_elman(r.elman);
+
+  // elman's other algorithms: each agrees with the default's results on set 0, then is timed.
+  for (Algorithm a : {Algorithm::kFusedStep, Algorithm::kPersistent, Algorithm::kGraph}) {
+    SideResult side;
+    side.name = "elman " + algorithm_name(a);
+    try {
+      rnn.set_algorithm(a);
+      const ElmanResults got = elman_results(rnn, sets[0].x, sets[0].h0, sets[0].dy, sets[0].dhy,
+                                             lens, inf_out, train_out, cache, grads);
+      side.errors = {{"y_inference", relative_error(got.y_inference, ref.y_inference)},
+                     {"y", relative_error(got.y, ref.y)},
+                     {"h_n", relative_error(got.h_n, ref.h_n)},
+                     {"dx", relative_error(got.dx, ref.dx)},
+                     {"dh0", relative_error(got.dh0, ref.dh0)},
+                     {"dw", relative_error(got.dw, ref.dw)}};
+      const std::string bad = disagreements(side.errors, kForwardTolerance, kGradientTolerance);
+      if (bad.empty()) {
+        time_elman(side);
+      } else {
+        side.status = "disagrees";
+        side.reason = bad;
+      }
+    } catch (const std::exception& e) {
+      side.status = "error";
+      side.reason = failure_text(e);
+      cudaGetLastError();
+    }
+    r.algorithms.push_back(side);
+  }
+  rnn.set_algorithm(Algorithm::kAuto);
 }
 
 // ---- streaming ----------------------------------------------------------------------------

@@ -130,6 +130,20 @@ void print_table(std::ostream& os, const std::vector<ShapeResult>& results,
       os << row << line;
     }
     if (!r.verified) os << "    UNVERIFIED: elman's times above were not checked against a peer\n";
+    for (const SideResult& a : r.algorithms) {
+      os << "    " << a.name << ":";
+      if (!a.timed) os << " " << a.status << (a.reason.empty() ? "" : " - " + a.reason);
+      for (int p = 0; a.timed && p < kNumPhases; ++p) {
+        const double ms = a.phases[p].median_ms;
+        const SideResult* peer = best_peer(r, Phase(p));
+        os << " " << phase_name(Phase(p)) << " " << fmt("%.4f", ms) << " ms (x"
+           << fmt("%.2f", r.elman.phases[p].median_ms / ms) << " vs elman"
+           << (peer ? ", x" + fmt("%.2f", peer->phases[p].median_ms / ms) + " vs " + peer->name
+                    : std::string())
+           << ")";
+      }
+      os << "\n";
+    }
     if (!r.note.empty()) os << "    note: " << r.note << "\n";
     for (const SideResult& s : r.peers)
       if (s.status != "ok")
@@ -185,6 +199,8 @@ nlohmann::json to_json(const std::vector<ShapeResult>& results, const Rates& rat
     j["elman"] = side_json(r.elman);
     j["peers"] = nlohmann::json::array();
     for (const SideResult& p : r.peers) j["peers"].push_back(side_json(p));
+    j["elman_algorithms"] = nlohmann::json::array();
+    for (const SideResult& a : r.algorithms) j["elman_algorithms"].push_back(side_json(a));
     for (int p = 0; p < kNumPhases; ++p) {
       const Phase ph = Phase(p);
       nlohmann::json q = {{"flops", r.flops.v[p]},

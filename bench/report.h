@@ -31,8 +31,11 @@ struct ShapeResult {
   std::vector<int64_t> lengths;  // a varlen row's per-sequence lengths (user order); else empty
   PhaseCounts flops, bytes;
   Floors floors[kNumPhases];
-  SideResult elman;
+  SideResult elman;  // elman's default algorithm on the device (kAuto)
   std::vector<SideResult> peers;
+  // elman's other algorithms ("elman fused-step", ...), each checked against `elman`'s results
+  // (relative errors in `errors`) before it is timed; rows show them beside every peer.
+  std::vector<SideResult> algorithms;
   bool verified = false;  // elman agreed with at least one peer: only then are times reported
   std::string error;      // the shape failed as a whole (e.g. out of memory)
   std::string note;       // how the row was run, when it differs from the usual (shown and saved)

@@ -4,14 +4,17 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <type_traits>
 #include <utility>
 
 #include "elman/device.h"
+#include "host/index_buffer.h"
 #include "kernels/batch_ops.h"
 #include "kernels/cuda_api.h"
 #include "kernels/layout_ops.h"
+#include "kernels/recurrence_plan.h"
 #include "kernels/step_ops.h"
 
 // ELMAN_CUDA_ENABLED (1 or 0) comes from CMake, on the library and elman_internal: a file that
@@ -25,6 +28,8 @@ struct CUstream_st;
 namespace elman::detail {
 
 enum class Trans { kN, kT };
+
+struct GraphKey;
 
 class Backend {
  public:
@@ -54,6 +59,22 @@ class Backend {
   virtual void fork(int lanes) { (void)lanes; }
   virtual void set_lane(int lane) { (void)lane; }
   virtual void join() {}
+
+  // Runs `record` (one recurrence's work on the current lane). CUDA: the first call with a key
+  // captures it into a graph (on a capturable stream: not the legacy default stream, where it
+  // just runs), later calls with an equal key replay the graph; the CPU just runs it.
+  virtual void capture_or_replay(const GraphKey& key, const std::function<void()>& record) {
+    (void)key;
+    record();
+  }
+
+  // Test hook: the GPU a CPU backend plans the GPU recurrences for, running them through their
+  // CPU launcher (kernels/block_kernel.h); nullptr (the default): they are not available here.
+  virtual const GpuLimits* simulated_gpu() const { return nullptr; }
+
+  // The running counts per step of the recurrence on each lane (direction), in this device's
+  // memory for the GPU recurrences: grown, never shrunk, uploaded on the lane.
+  IndexBuffer step_counts[2];
 };
 
 // fork(lanes) for the scope's lifetime: join() ends it. When an exception leaves the scope

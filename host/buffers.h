@@ -2,6 +2,7 @@
 #pragma once
 
 #include "elman/tensor.h"
+#include "host/backend.h"
 
 namespace elman::detail {
 
@@ -11,6 +12,15 @@ inline Tensor ensure_buffer(Tensor& buffer, const Shape& shape, Device device) {
   const int64_t need = shape_numel(shape);
   if (!buffer.defined() || buffer.device() != device || buffer.numel() < need)
     buffer = Tensor::empty({need}, device);
+  return buffer.view(shape, 0);
+}
+
+// The same for a workspace used on `be`: on CUDA from the device's stream-ordered pool on the
+// backend's stream, so growing it (and freeing what it replaces) never waits for the device.
+inline Tensor ensure_buffer(Tensor& buffer, const Shape& shape, const Backend& be) {
+  const int64_t need = shape_numel(shape);
+  if (!buffer.defined() || buffer.device() != be.device() || buffer.numel() < need)
+    buffer = empty_stream_ordered({need}, be.device(), be.stream());
   return buffer.view(shape, 0);
 }
 

@@ -45,6 +45,16 @@ class CpuBackend final : public Backend {
   double min_flops_per_thread() const { return min_flops_per_thread_; }
   void set_min_flops_per_thread(double flops) { min_flops_per_thread_ = flops; }
 
+  // Test hook: run the GPU algorithms (kFusedStep, kPersistent) through their CPU launcher,
+  // planned for a GPU with these limits (tests pick small ones, so blocks own several columns).
+  void set_simulated_gpu(const GpuLimits& gpu) {
+    simulated_gpu_ = gpu;
+    has_simulated_gpu_ = true;
+  }
+  const GpuLimits* simulated_gpu() const override {
+    return has_simulated_gpu_ ? &simulated_gpu_ : nullptr;
+  }
+
   // Scratch of at least n floats for the fused recurrence (packed weights), kept between calls
   // and grown, never shrunk, so a loop of calls allocates once. Contents unspecified.
   float* scratch(int64_t n) {
@@ -67,6 +77,8 @@ class CpuBackend final : public Backend {
   std::unique_ptr<cpu::ThreadPool> pool_;
   const cpu::Kernels* kernels_;
   std::vector<float> scratch_;
+  GpuLimits simulated_gpu_{};
+  bool has_simulated_gpu_ = false;
 };
 
 }  // namespace elman::detail

@@ -11,7 +11,7 @@ namespace elman::detail {
 IndexBuffer::~IndexBuffer() { release(); }
 
 IndexBuffer::IndexBuffer(IndexBuffer&& o) noexcept
-    : data_(o.data_), capacity_(o.capacity_), device_(o.device_) {
+    : data_(o.data_), capacity_(o.capacity_), device_(o.device_), stream_(o.stream_) {
   o.data_ = nullptr;
   o.capacity_ = 0;
 }
@@ -22,6 +22,7 @@ IndexBuffer& IndexBuffer::operator=(IndexBuffer&& o) noexcept {
     data_ = o.data_;
     capacity_ = o.capacity_;
     device_ = o.device_;
+    stream_ = o.stream_;
     o.data_ = nullptr;
     o.capacity_ = 0;
   }
@@ -33,7 +34,7 @@ void IndexBuffer::release() noexcept {
   if (device_.is_cpu())
     delete[] data_;
   else
-    cuda_free(data_, device_.index);
+    cuda_free_async(data_, device_.index, stream_);
   data_ = nullptr;
   capacity_ = 0;
 }
@@ -45,8 +46,11 @@ void IndexBuffer::upload(Backend& backend, const std::vector<int32_t>& values) {
     device_ = backend.device();
     if (device_.is_cpu())
       data_ = new int32_t[values.size()];
-    else
-      data_ = static_cast<int32_t*>(cuda_allocate(values.size() * sizeof(int32_t), device_.index));
+    else {
+      stream_ = backend.current_stream();  // the lane that uses it: ordered there
+      data_ = static_cast<int32_t*>(
+          cuda_allocate_async(values.size() * sizeof(int32_t), device_.index, stream_));
+    }
     capacity_ = values.size();
   }
   backend.upload(data_, values.data(), values.size() * sizeof(int32_t));

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "elman/device.h"
+#include "elman/tensor.h"
 
 namespace elman::detail {
 
@@ -22,7 +23,9 @@ class IndexBuffer {
   IndexBuffer& operator=(const IndexBuffer&) = delete;
 
   // Copies `values` to the backend's device (queued on its current lane, through the CUDA
-  // backend's pinned staging: no host wait, graph-capturable; grows as needed).
+  // backend's pinned staging: no host wait, graph-capturable; grows as needed, on CUDA from the
+  // stream-ordered pool on the current lane's stream, so growing never waits for the device;
+  // the buffer must then stay on that lane, and be released before that stream is destroyed).
   void upload(Backend& backend, const std::vector<int32_t>& values);
   const int32_t* data() const { return data_; }
 
@@ -31,6 +34,7 @@ class IndexBuffer {
   int32_t* data_ = nullptr;
   size_t capacity_ = 0;
   Device device_;
+  CUstream_st* stream_ = nullptr;  // CUDA: the stream its pool memory is ordered on
 };
 
 }  // namespace elman::detail

@@ -74,7 +74,7 @@ struct StepRecurrence {
 
 // The algorithm `requested` resolves to on `device` (kAuto's rule; README "Algorithms"); throws
 // elman::Error naming `call` where it is not available there.
-Algorithm resolve_algorithm(const char* call, Algorithm requested, Device device);
+Algorithm resolve_algorithm(const char* call, Algorithm requested, const Backend& be);
 
 // Runs one (layer, direction)'s recurrence with `algorithm` (resolved, not kAuto) on `be`'s
 // current lane.
@@ -89,5 +89,12 @@ void standard_step_recurrence(Backend& be, const StepRecurrence& r);
 void fused_cpu_forward_recurrence(Backend& be, const ForwardRecurrence& r);
 void fused_cpu_backward_recurrence(Backend& be, const BackwardRecurrence& r);
 void fused_cpu_step_recurrence(Backend& be, const StepRecurrence& r);
+// The GPU recurrences (host/recurrence_blocks.cpp): the fused step, or with `persistent` the
+// persistent recurrence; through the CPU launcher on a CPU backend with a simulated GPU.
+void block_forward_recurrence(Backend& be, const ForwardRecurrence& r, bool persistent);
+void block_backward_recurrence(Backend& be, const BackwardRecurrence& r, bool persistent);
+// The standard recurrence through Backend::capture_or_replay (host/recurrence_graph.cpp).
+void graph_forward_recurrence(Backend& be, const ForwardRecurrence& r);
+void graph_backward_recurrence(Backend& be, const BackwardRecurrence& r);
 
 }  // namespace elman::detail

@@ -99,7 +99,7 @@ RNN::RNN(const Context& ctx, const RNNOptions& options, uint64_t seed) try
 RNN::~RNN() = default;
 
 void RNN::set_algorithm(Algorithm algorithm) {
-  detail::resolve_algorithm("RNN::set_algorithm", algorithm, ctx_.device());  // throws if unusable
+  detail::resolve_algorithm("RNN::set_algorithm", algorithm, ctx_.backend());  // throws if unusable
   algorithm_ = algorithm;
 }
 
@@ -110,7 +110,7 @@ void RNN::set_dropout_state(uint64_t seed, uint64_t calls) {
 }
 
 Algorithm RNN::resolved_algorithm() const {
-  return detail::resolve_algorithm("RNN::resolved_algorithm", algorithm_, ctx_.device());
+  return detail::resolve_algorithm("RNN::resolved_algorithm", algorithm_, ctx_.backend());
 }
 RNN::RNN(RNN&&) noexcept = default;
 

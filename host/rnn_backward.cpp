@@ -35,17 +35,17 @@ Upstream upstream_gradients(Backend& be, const RNNOptions& o, const detail::Devi
   Upstream u{grad_output.defined() ? grad_output.data() : nullptr,
              grad_h_n.defined() ? grad_h_n.data() : nullptr};
   if (!grad_output.defined()) {
-    Tensor z = detail::ensure_buffer(dy_buffer, {T, B, DH}, be.device());
+    Tensor z = detail::ensure_buffer(dy_buffer, {T, B, DH}, be);
     detail::run(be, detail::Fill{z.data(), z.numel(), 0.0f});
     u.dy = z.data();
   } else if (batch.needs_gather(o.batch_first)) {
-    Tensor z = detail::ensure_buffer(dy_buffer, {T, B, DH}, be.device());
+    Tensor z = detail::ensure_buffer(dy_buffer, {T, B, DH}, be);
     detail::run(be, detail::GatherSequences{grad_output.data(), z.data(), T, B, DH, batch.perm,
                                             batch.lengths, o.batch_first});
     u.dy = z.data();
   }
   if (u.gh && batch.perm) {
-    Tensor z = detail::ensure_buffer(gh_buffer, grad_h_n.shape(), be.device());
+    Tensor z = detail::ensure_buffer(gh_buffer, grad_h_n.shape(), be);
     detail::run(be, detail::PermuteRows{u.gh, z.data(), grad_h_n.size(0), B, o.hidden_size,
                                         batch.perm, true});
     u.gh = z.data();
@@ -180,13 +180,13 @@ void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output,
   if (B == 0) return;
 
   // Scratch, sized before any loop.
-  Tensor delta = detail::ensure_buffer(ws.delta, {T, B, DH}, device);
-  Tensor dy_buf[2] = {detail::ensure_buffer(ws.dy[0], {T, B, DH}, device),
-                      detail::ensure_buffer(ws.dy[1], {T, B, DH}, device)};
+  Tensor delta = detail::ensure_buffer(ws.delta, {T, B, DH}, be);
+  Tensor dy_buf[2] = {detail::ensure_buffer(ws.dy[0], {T, B, DH}, be),
+                      detail::ensure_buffer(ws.dy[1], {T, B, DH}, be)};
   Tensor g_carry[2], delta_first[2];
   for (int64_t d = 0; d < D; ++d) {
-    g_carry[d] = detail::ensure_buffer(ws.g_carry[d], {B, H}, device);
-    delta_first[d] = detail::ensure_buffer(ws.delta_first[d], {B, H}, device);
+    g_carry[d] = detail::ensure_buffer(ws.g_carry[d], {B, H}, be);
+    delta_first[d] = detail::ensure_buffer(ws.delta_first[d], {B, H}, be);
   }
   if (!ws.ones.defined() || ws.ones.device() != device || ws.ones.numel() < TB) {
     ws.ones = Tensor::empty({TB}, device);  // filled once per size, not per call
@@ -198,7 +198,7 @@ void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output,
   // Layer 0's input gradient goes straight into the result unless it must be rearranged.
   const bool rearrange_dx = batch.needs_gather(o.batch_first);
   float* dx_layer0 = rearrange_dx
-                         ? detail::ensure_buffer(ws.dx_input, {T, B, o.input_size}, device).data()
+                         ? detail::ensure_buffer(ws.dx_input, {T, B, o.input_size}, be).data()
                          : result.grad_input.data();
   const float* h0 = st.h0_internal.defined() ? st.h0_internal.data() : nullptr;
 

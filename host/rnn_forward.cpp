@@ -38,7 +38,7 @@ Tensor internal_input(Backend& be, const RNNOptions& o, const Tensor& input,
                       const detail::DeviceBatch& batch, Tensor& buffer) {
   if (!batch.needs_gather(o.batch_first)) return input;
   const int64_t T = batch.plan.seq_len, B = batch.plan.batch;
-  Tensor x = detail::ensure_buffer(buffer, {T, B, o.input_size}, be.device());
+  Tensor x = detail::ensure_buffer(buffer, {T, B, o.input_size}, be);
   detail::run(be, detail::GatherSequences{input.data(), x.data(), T, B, o.input_size, batch.perm,
                                           batch.lengths, o.batch_first});
   return x;
@@ -50,7 +50,7 @@ Tensor internal_input(Backend& be, const RNNOptions& o, const Tensor& input,
 Tensor internal_h0(Backend& be, const Tensor& h0, const detail::DeviceBatch& batch, Tensor& buffer,
                    bool copy) {
   if (!h0.defined() || (!batch.perm && !copy)) return h0;
-  Tensor h = detail::ensure_buffer(buffer, h0.shape(), be.device());
+  Tensor h = detail::ensure_buffer(buffer, h0.shape(), be);
   const int64_t S = h0.size(0), B = h0.size(1), H = h0.size(2);
   if (batch.perm)
     detail::run(be, detail::PermuteRows{h0.data(), h.data(), S, B, H, batch.perm, true});
@@ -191,10 +191,10 @@ void RNN::forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result,
 
   const int64_t T = dims.seq_len, B = dims.batch, H = options_.hidden_size;
   const int64_t DH = options_.num_directions() * H;
-  Tensor layer_out[2] = {detail::ensure_buffer(ws.ping[0], {T, B, DH}, device),
-                         detail::ensure_buffer(ws.ping[1], {T, B, DH}, device)};
+  Tensor layer_out[2] = {detail::ensure_buffer(ws.ping[0], {T, B, DH}, be),
+                         detail::ensure_buffer(ws.ping[1], {T, B, DH}, be)};
   for (int64_t d = 0; d < options_.num_directions(); ++d)
-    detail::ensure_buffer(ws.proj[d], {T, B, H}, device);
+    detail::ensure_buffer(ws.proj[d], {T, B, H}, be);
   const Tensor x = internal_input(be, options_, input, ws.batch, ws.x_internal);
   const Tensor h = internal_h0(be, h0, ws.batch, ws.h0_internal, hn_is_h0);
 
@@ -259,7 +259,7 @@ void RNN::forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& ca
   }
   if (B > 0) {
     for (int64_t d = 0; d < options_.num_directions(); ++d)
-      detail::ensure_buffer(ws.proj[d], {T, B, H}, device);
+      detail::ensure_buffer(ws.proj[d], {T, B, H}, be);
     st.x_internal = internal_input(be, options_, input, st.batch, st.x_buffer);
     st.h0_internal = internal_h0(be, h0, st.batch, st.h0_buffer, true);
     run_layers(

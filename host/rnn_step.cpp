@@ -70,8 +70,8 @@ void RNN::step_into(const Tensor& x_t, const Tensor& state, RNNOutput& result) {
   r.bias = o.bias;
   r.x = x_t.data();
   r.state = state.defined() ? state.data() : nullptr;
-  r.next_state = detail::ensure_buffer(ws.step_state, {L, B, H}, device).data();
-  r.pre = detail::ensure_buffer(ws.step_pre, {B, H}, device).data();
+  r.next_state = detail::ensure_buffer(ws.step_state, {L, B, H}, be).data();
+  r.pre = detail::ensure_buffer(ws.step_pre, {B, H}, be).data();
   r.layers = L;
   r.batch = B;
   r.input_size = o.input_size;

@@ -5,12 +5,15 @@
 #include <cstdint>
 
 #include "elman/device.h"
+#include "elman/tensor.h"
 
 namespace elman::detail {
 
 class Storage {
  public:
-  Storage(int64_t numel, Device device);
+  // CUDA memory from cudaMalloc, or with `stream` from the device's stream-ordered pool, ordered
+  // on that stream (allocation and release: no device-wide synchronisation).
+  Storage(int64_t numel, Device device, CUstream_st* stream = nullptr);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -27,6 +30,7 @@ class Storage {
   float* data_ = nullptr;
   int64_t numel_;
   Device device_;
+  CUstream_st* stream_;
 };
 
 }  // namespace elman::detail

@@ -52,7 +52,8 @@ int64_t physical_memory_bytes() {
 
 }  // namespace
 
-Storage::Storage(int64_t numel, Device device) : numel_(numel), device_(device) {
+Storage::Storage(int64_t numel, Device device, CUstream_st* stream)
+    : numel_(numel), device_(device), stream_(device.is_cpu() ? nullptr : stream) {
   if (numel < 0) throw Error("Storage: negative size " + std::to_string(numel));
   if (numel > std::numeric_limits<int64_t>::max() / static_cast<int64_t>(sizeof(float)))
     throw Error("Storage: could not allocate " + std::to_string(numel) + " floats on " +
@@ -69,15 +70,26 @@ Storage::Storage(int64_t numel, Device device) : numel_(numel), device_(device) 
         throw Error("Storage: could not allocate " + std::to_string(bytes) + " bytes on cpu");
     }
   } else {
-    data_ = static_cast<float*>(cuda_allocate(static_cast<size_t>(bytes), device.index));
+    data_ = static_cast<float*>(
+        stream_ ? cuda_allocate_async(static_cast<size_t>(bytes), device.index, stream_)
+                : cuda_allocate(static_cast<size_t>(bytes), device.index));
   }
 }
 
 Storage::~Storage() {
   if (device_.is_cpu())
     delete[] data_;
+  else if (stream_)
+    cuda_free_async(data_, device_.index, stream_);
   else
     cuda_free(data_, device_.index);
+}
+
+Tensor empty_stream_ordered(const Shape& shape, Device device, CUstream_st* stream) {
+  Tensor t;
+  t.storage_ = std::make_shared<Storage>(shape_numel(shape), device, stream);
+  t.shape_ = shape;
+  return t;
 }
 
 }  // namespace detail

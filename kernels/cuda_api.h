@@ -19,6 +19,11 @@ bool cuda_built_in();                           // false in a CPU-only build
 int cuda_device_count_or_zero();                // never throws: no driver or no GPU is 0
 void* cuda_allocate(size_t bytes, int device);  // throws Error naming the size on failure
 void cuda_free(void* ptr, int device) noexcept;
+// The same from the device's stream-ordered pool (cudaMallocAsync/cudaFreeAsync on `stream`):
+// no device-wide synchronisation, and freed memory stays in the pool for the next allocation.
+// The stream must outlive the memory (elman's buffers live no longer than their Context).
+void* cuda_allocate_async(size_t bytes, int device, CUstream_st* stream);
+void cuda_free_async(void* ptr, int device, CUstream_st* stream) noexcept;
 // Synchronous copies between host and device, or device and device (device-wide sync first,
 // so they are ordered after all queued work on every stream).
 void cuda_copy(void* dst, const void* src, size_t bytes, bool dst_on_device, bool src_on_device);

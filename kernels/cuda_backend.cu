@@ -2,8 +2,10 @@
 // user's stream; a second lane (stream + cuBLAS handle) runs the reverse direction concurrently.
 // Every entry point makes the backend's device current first (CudaDeviceScope).
 #include <array>
+#include <unordered_map>
 
 #include "host/backend.h"
+#include "host/graph_key.h"
 #include "kernels/cuda_api.h"
 #include "kernels/cuda_check.cuh"
 #include "kernels/cuda_raii.cuh"
@@ -32,6 +34,8 @@ class CudaBackend final : public Backend {
   ~CudaBackend() override {
     try {
       const CudaDeviceScope on_device(device_);
+      for (IndexBuffer& counts : step_counts) counts = IndexBuffer();  // freed on their lanes
+      graphs_.clear();
       staging_.reset();
       for (int k = 0; k < kMaxLanes; ++k) {
         handles_[k].reset();
@@ -73,6 +77,41 @@ class CudaBackend final : public Backend {
     staging_->upload(dst, host_src, bytes, current());
   }
 
+  // cuBLAS's GEMMs record into a graph as they are (since CUDA 12.2 cuBLAS takes its workspace
+  // stream-ordered, not with cudaMalloc). A failed capture is ended before the error leaves.
+  void capture_or_replay(const GraphKey& key, const std::function<void()>& record) override {
+    cudaStream_t stream = current();
+#ifndef NDEBUG
+    stream = nullptr;  // debug builds synchronise after every launch, which capture forbids
+#endif
+    if (!stream) {  // the legacy default stream cannot be captured
+      record();
+      return;
+    }
+    const CudaDeviceScope on_device(device_);
+    auto found = graphs_.find(key);
+    if (found == graphs_.end()) {
+      if (graphs_.size() >= kMaxGraphs) graphs_.clear();  // shapes keep changing: start over
+      ELMAN_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+      try {
+        record();
+      } catch (...) {
+        cudaGraph_t partial = nullptr;
+        cudaStreamEndCapture(stream, &partial);
+        if (partial) cudaGraphDestroy(partial);
+        cudaGetLastError();
+        throw;
+      }
+      cudaGraph_t raw = nullptr;
+      ELMAN_CUDA_CHECK(cudaStreamEndCapture(stream, &raw));
+      const GraphOwner graph(raw);
+      cudaGraphExec_t exec = nullptr;
+      ELMAN_CUDA_CHECK(cudaGraphInstantiate(&exec, graph.get(), 0));
+      found = graphs_.emplace(key, GraphExecOwner(exec)).first;
+    }
+    ELMAN_CUDA_CHECK(cudaGraphLaunch(found->second.get(), stream));
+  }
+
   void fork(int lanes) override {
     if (lanes < 1 || lanes > kMaxLanes) throw Error("CudaBackend::fork: lanes must be 1 or 2");
     const CudaDeviceScope on_device(device_);
@@ -108,6 +147,8 @@ class CudaBackend final : public Backend {
   std::array<CublasOwner, kMaxLanes> handles_;
   std::array<EventOwner, kMaxLanes> events_;
   std::unique_ptr<PinnedStagingRing> staging_;  // made at the first upload
+  std::unordered_map<GraphKey, GraphExecOwner, GraphKeyHash> graphs_;  // Algorithm::kGraph
+  static constexpr size_t kMaxGraphs = 64;
   int lanes_ = 1;
   int lane_ = 0;
 };

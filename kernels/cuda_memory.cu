@@ -19,22 +19,52 @@ int cuda_device_count_or_zero() {
   return count;
 }
 
+namespace {
+
+[[noreturn]] void throw_allocation_error(cudaError_t status, size_t bytes, int device) {
+  cudaGetLastError();  // an allocation failure is not sticky: clear it so the next call works
+  size_t free_bytes = 0, total_bytes = 0;
+  cudaMemGetInfo(&free_bytes, &total_bytes);
+  std::ostringstream os;
+  os << "cuda_allocate: could not allocate " << bytes << " bytes on cuda:" << device << " ("
+     << cudaGetErrorString(status) << "; " << free_bytes << " of " << total_bytes << " bytes free)";
+  throw Error(os.str());
+}
+
+}  // namespace
+
 void* cuda_allocate(size_t bytes, int device) {
   if (bytes == 0) return nullptr;
   const CudaDeviceScope on_device(device);
   void* ptr = nullptr;
   const cudaError_t status = cudaMalloc(&ptr, bytes);
-  if (status != cudaSuccess) {
-    cudaGetLastError();  // an allocation failure is not sticky: clear it so the next call works
-    size_t free_bytes = 0, total_bytes = 0;
-    cudaMemGetInfo(&free_bytes, &total_bytes);
-    std::ostringstream os;
-    os << "cuda_allocate: could not allocate " << bytes << " bytes on cuda:" << device << " ("
-       << cudaGetErrorString(status) << "; " << free_bytes << " of " << total_bytes
-       << " bytes free)";
-    throw Error(os.str());
-  }
+  if (status != cudaSuccess) throw_allocation_error(status, bytes, device);
   return ptr;
+}
+
+void* cuda_allocate_async(size_t bytes, int device, CUstream_st* stream) {
+  if (bytes == 0) return nullptr;
+  const CudaDeviceScope on_device(device);
+  // Keep what is freed in the pool (the default threshold, 0, hands it back to the driver at
+  // every synchronisation, and the next growth would pay for a fresh allocation).
+  cudaMemPool_t pool = nullptr;
+  ELMAN_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, device));
+  uint64_t keep_all = UINT64_MAX;
+  ELMAN_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep_all));
+  void* ptr = nullptr;
+  const cudaError_t status = cudaMallocAsync(&ptr, bytes, stream);
+  if (status != cudaSuccess) throw_allocation_error(status, bytes, device);
+  return ptr;
+}
+
+void cuda_free_async(void* ptr, int device, CUstream_st* stream) noexcept {
+  if (!ptr) return;
+  try {
+    const CudaDeviceScope on_device(device);
+    cudaFreeAsync(ptr, stream);
+  } catch (const Error&) {
+    // The device cannot be made current: its context is gone, and the memory with it.
+  }
 }
 
 void cuda_free(void* ptr, int device) noexcept {

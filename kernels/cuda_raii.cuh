@@ -38,10 +38,14 @@ class CudaOwner {
 inline void destroy_stream(cudaStream_t s) { cudaStreamDestroy(s); }
 inline void destroy_event(cudaEvent_t e) { cudaEventDestroy(e); }
 inline void destroy_cublas(cublasHandle_t h) { cublasDestroy(h); }
+inline void destroy_graph_exec(cudaGraphExec_t g) { cudaGraphExecDestroy(g); }
+inline void destroy_graph(cudaGraph_t g) { cudaGraphDestroy(g); }
 
 using StreamOwner = CudaOwner<cudaStream_t, destroy_stream>;
 using EventOwner = CudaOwner<cudaEvent_t, destroy_event>;
 using CublasOwner = CudaOwner<cublasHandle_t, destroy_cublas>;
+using GraphExecOwner = CudaOwner<cudaGraphExec_t, destroy_graph_exec>;
+using GraphOwner = CudaOwner<cudaGraph_t, destroy_graph>;
 
 inline StreamOwner make_stream() {
   cudaStream_t s = nullptr;

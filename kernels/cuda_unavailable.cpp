@@ -24,8 +24,14 @@ void* cuda_allocate(size_t bytes, int device) {
                            " bytes on cuda:" + std::to_string(device));
 }
 
+void* cuda_allocate_async(size_t bytes, int device, CUstream_st*) {
+  throw_built_without_cuda("cuda_allocate_async: " + std::to_string(bytes) +
+                           " bytes on cuda:" + std::to_string(device));
+}
+
 // Nothing was ever allocated, so there is nothing to free.
 void cuda_free(void*, int) noexcept {}
+void cuda_free_async(void*, int, CUstream_st*) noexcept {}
 
 void cuda_copy(void*, const void*, size_t bytes, bool, bool) {
   throw_built_without_cuda("cuda_copy: " + std::to_string(bytes) +

@@ -7,15 +7,18 @@
 #include <cstdlib>
 
 #include "host/cpu/thread_pool.h"
+#include "host/graph_key.h"
 #include "tests/test_util.h"
 
 namespace elman::test {
 namespace {
 
 TEST(Algorithm, NamesRoundTrip) {
-  for (Algorithm a : {Algorithm::kAuto, Algorithm::kStandard, Algorithm::kFused})
+  for (Algorithm a : {Algorithm::kAuto, Algorithm::kStandard, Algorithm::kFused,
+                      Algorithm::kFusedStep, Algorithm::kPersistent, Algorithm::kGraph})
     EXPECT_EQ(parse_algorithm(algorithm_name(a)), a);
-  ELMAN_EXPECT_ERROR(parse_algorithm("persistent"), "algorithm", "'persistent'", "'fused'");
+  ELMAN_EXPECT_ERROR(parse_algorithm("cudnn"), "algorithm", "'cudnn'", "'fused-step'",
+                     "'persistent'");
 }
 
 TEST(Algorithm, AutoIsFusedOnTheCpu) {
@@ -38,6 +41,73 @@ TEST(Algorithm, FusedIsCpuOnly) {
   ELMAN_EXPECT_ERROR(rnn.set_algorithm(Algorithm::kFused), "RNN::set_algorithm", "'fused'",
                      "CPU only", "cuda:0");
   EXPECT_EQ(rnn.algorithm(), Algorithm::kAuto);
+}
+
+TEST(Algorithm, GraphIsCudaOnly) {
+  Context ctx;
+  RNN rnn(ctx, make_options(3, 4, 1, Nonlinearity::kTanh, false, false), 1);
+  ELMAN_EXPECT_ERROR(rnn.set_algorithm(Algorithm::kGraph), "RNN::set_algorithm", "'graph'",
+                     "CUDA only", "cpu");
+}
+
+// A captured graph replays only the exact recurrence it recorded: every pointer, size, running
+// count, flag and the stream are in its key, and forward and backward keys never meet.
+TEST(GraphKey, EveryFieldCounts) {
+  float buffers[6] = {};
+  const int64_t active[3] = {3, 2, 2};
+  detail::ForwardRecurrence f{};
+  f.pre = buffers;
+  f.w_hh = buffers + 1;
+  f.h = buffers + 2;
+  f.seq_len = 3;
+  f.batch = 3;
+  f.hidden = 4;
+  f.ld_h = 4;
+  f.active = active;
+  int stream_a = 0, stream_b = 0;
+  const detail::GraphKey base = detail::graph_key(f, &stream_a);
+  EXPECT_EQ(detail::graph_key(f, &stream_a), base);
+  EXPECT_EQ(detail::GraphKeyHash()(detail::graph_key(f, &stream_a)), detail::GraphKeyHash()(base));
+  EXPECT_FALSE(detail::graph_key(f, &stream_b) == base) << "stream";
+  auto differs = [&](const char* what, auto change) {
+    detail::ForwardRecurrence g = f;
+    change(g);
+    EXPECT_FALSE(detail::graph_key(g, &stream_a) == base) << what;
+  };
+  differs("pre", [&](detail::ForwardRecurrence& g) { g.pre = buffers + 3; });
+  differs("h", [&](detail::ForwardRecurrence& g) { g.h = buffers + 3; });
+  differs("h0", [&](detail::ForwardRecurrence& g) { g.h0 = buffers + 4; });
+  differs("bias", [&](detail::ForwardRecurrence& g) { g.b_ih = g.b_hh = buffers + 5; });
+  differs("batch", [&](detail::ForwardRecurrence& g) { g.batch = 2; });
+  differs("ld_h", [&](detail::ForwardRecurrence& g) { g.ld_h = 8; });
+  differs("seq_len", [&](detail::ForwardRecurrence& g) { g.seq_len = 2; });
+  differs("reverse", [&](detail::ForwardRecurrence& g) { g.reverse = true; });
+  differs("activation", [&](detail::ForwardRecurrence& g) { g.act = detail::Activation::kReLU; });
+  const int64_t other_lengths[3] = {3, 2, 1};
+  differs("running counts", [&](detail::ForwardRecurrence& g) { g.active = other_lengths; });
+  const int64_t same_lengths[3] = {3, 2, 2};  // equal counts elsewhere in memory: the same graph
+  detail::ForwardRecurrence g = f;
+  g.active = same_lengths;
+  EXPECT_EQ(detail::graph_key(g, &stream_a), base);
+
+  detail::BackwardRecurrence b{};
+  b.seq_len = 3;
+  b.active = active;
+  EXPECT_FALSE(detail::graph_key(b, &stream_a) == base);
+  b.dy = buffers;
+  detail::BackwardRecurrence c = b;
+  c.delta = buffers + 1;
+  EXPECT_FALSE(detail::graph_key(b, &stream_a) == detail::graph_key(c, &stream_a)) << "delta";
+}
+
+// On the CPU there is nothing to capture: each call runs the recurrence.
+TEST(GraphKey, CpuBackendRunsEachCall) {
+  detail::CpuBackend cpu;
+  int runs = 0;
+  const detail::GraphKey key{{1, 2, 3}};
+  cpu.capture_or_replay(key, [&] { ++runs; });
+  cpu.capture_or_replay(key, [&] { ++runs; });
+  EXPECT_EQ(runs, 2);
 }
 
 TEST(Threads, ContextDefaultAndSetting) {

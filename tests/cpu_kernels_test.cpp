@@ -17,7 +17,7 @@ using detail::cpu::Kernels;
 class CpuKernels : public ::testing::TestWithParam<std::string> {
  protected:
   const Kernels& k() const { return *kernels_of(where()); }
-  Where where() const { return Where{false, Algorithm::kFused, GetParam(), 0}; }
+  Where where() const { return Where{false, Algorithm::kFused, GetParam(), 0, ""}; }
 };
 
 #define ELMAN_SKIP_IF_NO_KERNELS() ELMAN_SKIP_IF_NO_DEVICE(where())

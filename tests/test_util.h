@@ -29,33 +29,50 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // also its kernels' instruction set (kernels) and, when threads > 0, that many threads on every
 // shape, however small (so the split of the hidden units among threads is tested too). CUDA
 // cases skip, visibly, where they cannot run (cuda_skip.h); so do kernels this processor lacks.
+// The GPU algorithms run on the CPU through their CPU launcher, planned for the GPU `simulated`
+// names: "h200" (the target) or "tiny" (3 SMs of 32 threads: blocks own several columns).
 struct Where {
   bool cuda = false;
   Algorithm algorithm = Algorithm::kStandard;
   std::string kernels;  // fused: "baseline", "avx2", "avx512", or "avx2x16" (tests' own build)
   int threads = 0;
+  std::string simulated;  // kFusedStep, kPersistent on the CPU: "h200" or "tiny"
 
   static const Where kCPU, kCUDA;  // the standard algorithm, on either device
   bool operator==(const Where& o) const {
     return cuda == o.cuda && algorithm == o.algorithm && kernels == o.kernels &&
-           threads == o.threads;
+           threads == o.threads && simulated == o.simulated;
   }
 };
-inline const Where Where::kCPU{false, Algorithm::kStandard, "", 0};
-inline const Where Where::kCUDA{true, Algorithm::kStandard, "", 0};
+inline const Where Where::kCPU{false, Algorithm::kStandard, "", 0, ""};
+inline const Where Where::kCUDA{true, Algorithm::kStandard, "", 0, ""};
 
 // Every algorithm on every device: the CPU's fused one once per vector width (4: baseline,
 // 8: AVX2 as the library picks its threads, 16: AVX-512, and AVX-512's blocking compiled for
 // AVX2 so any x86-64 test machine runs it), the other widths with the hidden units split among
-// 2 or 3 threads on every shape.
+// 2 or 3 threads on every shape; the GPU algorithms on CUDA and through their CPU launcher.
 inline std::vector<Where> every_algorithm() {
-  const Algorithm kFused = Algorithm::kFused;
+  const Algorithm kFused = Algorithm::kFused, kStep = Algorithm::kFusedStep,
+                  kPersistent = Algorithm::kPersistent;
   return {Where::kCPU,
-          Where{false, kFused, "baseline", 3},
-          Where{false, kFused, "avx2", 0},
-          Where{false, kFused, "avx2x16", 2},
-          Where{false, kFused, "avx512", 3},
-          Where::kCUDA};
+          Where{false, kFused, "baseline", 3, ""},
+          Where{false, kFused, "avx2", 0, ""},
+          Where{false, kFused, "avx2x16", 2, ""},
+          Where{false, kFused, "avx512", 3, ""},
+          Where{false, kStep, "", 0, "h200"},
+          Where{false, kStep, "", 0, "tiny"},
+          Where{false, kPersistent, "", 0, "h200"},
+          Where{false, kPersistent, "", 0, "tiny"},
+          Where::kCUDA,
+          Where{true, kStep, "", 0, ""},
+          Where{true, kPersistent, "", 0, ""},
+          Where{true, Algorithm::kGraph, "", 0, ""}};
+}
+
+// The GPU a Where's `simulated` names (tiny: several columns per block and dot products split
+// among threads on the grid's small shapes).
+inline detail::GpuLimits simulated_gpu(const std::string& name) {
+  return name == "tiny" ? detail::GpuLimits{3, 32, 227 * 1024} : detail::GpuLimits::kH200;
 }
 
 inline Device device_of(const Where& w) { return w.cuda ? Device::cuda(0) : Device::cpu(); }
@@ -63,6 +80,8 @@ inline std::string where_name(const Where& w) {
   std::string name = std::string(w.cuda ? "cuda" : "cpu") + "_" + algorithm_name(w.algorithm);
   if (!w.kernels.empty()) name += "_" + w.kernels;
   if (w.threads > 0) name += "_" + std::to_string(w.threads) + "threads";
+  if (!w.simulated.empty()) name += "_launcher_" + w.simulated;
+  std::replace(name.begin(), name.end(), '-', '_');  // gtest's names: letters, digits and _
   return name;
 }
 inline void PrintTo(const Where& w, std::ostream* os) { *os << where_name(w); }  // gtest's
@@ -96,6 +115,8 @@ inline std::string skip_reason(const Where& w) {
 // A context on w's device, its CPU kernels and threads as w says.
 inline Context make_context(const Where& w) {
   Context ctx(device_of(w));
+  if (!w.simulated.empty())
+    static_cast<detail::CpuBackend&>(ctx.backend()).set_simulated_gpu(simulated_gpu(w.simulated));
   if (!w.kernels.empty()) {
     auto& cpu = static_cast<detail::CpuBackend&>(ctx.backend());
     cpu.set_kernels(*kernels_of(w));

@@ -22,9 +22,17 @@ Nonlinearity parse_nonlinearity(const std::string& name);  // throws on anything
 // - kFused: per step one pass of SIMD kernels computing f(pre_t + b + W_hh h_{t-1}), threads
 //   splitting the hidden units, the instruction set (AVX-512, AVX2, SSE2/NEON) chosen at run
 //   time; CPU only.
+// - kFusedStep: per step one kernel computing f(pre_t + b + W_hh h_{t-1}) (backward: delta_t and
+//   W_hh^T delta_t) without cuBLAS, for small batches; CUDA only.
+// - kPersistent: one cooperative kernel runs all steps of a layer's direction, each block
+//   keeping its slice of W_hh in shared memory; CUDA only. Both run the standard recurrence
+//   where a shape exceeds the GPU's shared memory (README "Algorithms" gives the limits).
+// - kGraph: kStandard's step loop captured in a CUDA graph once per shape, lengths and buffers,
+//   and replayed; CUDA only (on the legacy default stream, which cannot be captured, kStandard).
 // - kAuto: kFused on the CPU, kStandard on CUDA (README "Algorithms").
-enum class Algorithm { kAuto, kStandard, kFused };
-std::string algorithm_name(Algorithm a);             // "auto", "standard", "fused"
+enum class Algorithm { kAuto, kStandard, kFused, kFusedStep, kPersistent, kGraph };
+// "auto", "standard", "fused", "fused-step", "persistent", "graph"
+std::string algorithm_name(Algorithm a);
 Algorithm parse_algorithm(const std::string& name);  // throws on anything else
 
 // torch.nn.RNN's constructor arguments, same names, same meaning, same defaults.
@@ -100,7 +108,7 @@ class RNN {
   const Context& context() const { return ctx_; }
 
   // The recurrence's algorithm for every later call (kAuto by default). Throws elman::Error for
-  // one the model's device lacks (kFused on CUDA).
+  // one the model's device lacks (kFused on CUDA, kFusedStep and kPersistent on the CPU).
   void set_algorithm(Algorithm algorithm);
   Algorithm algorithm() const { return algorithm_; }
   // What algorithm() stands for on this model's device: never kAuto.

@@ -16,9 +16,22 @@ std::string shape_str(const Shape& shape);  // "[5, 3, 2]"
 // The product of the sizes; throws elman::Error on a negative size or a product that overflows.
 int64_t shape_numel(const Shape& shape);
 
-namespace detail {
-class Storage;
+}  // namespace elman
+
+struct CUstream_st;  // cudaStream_t is CUstream_st*; declared so no CUDA header is needed
+
+namespace elman {
+class Tensor;
 }
+
+namespace elman::detail {
+class Storage;
+// A tensor whose CUDA memory comes from the device's stream-ordered pool on `stream` and goes
+// back to it there (host/buffers.h's scratch buffers); plain empty() on the CPU.
+Tensor empty_stream_ordered(const Shape& shape, Device device, CUstream_st* stream);
+}  // namespace elman::detail
+
+namespace elman {
 
 class Tensor {
  public:
@@ -69,6 +82,7 @@ class Tensor {
   Tensor reshape(const Shape& shape) const { return view(shape, 0); }
 
  private:
+  friend Tensor detail::empty_stream_ordered(const Shape&, Device, CUstream_st*);
   std::shared_ptr<detail::Storage> storage_;
   int64_t offset_ = 0;
   Shape shape_;
