@@ -33,8 +33,8 @@ TEST(Algorithm, AutoIsFusedOnTheCpu) {
   EXPECT_EQ(rnn.algorithm(), Algorithm::kStandard) << "a failed call changes nothing";
 }
 
-TEST(Algorithm, FusedIsCpuOnly) {
-  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+TEST(Algorithm, CudaRefusesTheCpuFusedAlgorithm) {
+  ELMAN_SKIP_WITHOUT_CUDA();
   Context ctx(Device::cuda(0));
   RNN rnn(ctx, make_options(3, 4, 1, Nonlinearity::kTanh, false, false), 1);
   EXPECT_EQ(rnn.resolved_algorithm(), Algorithm::kStandard);

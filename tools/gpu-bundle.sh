@@ -3,7 +3,8 @@
 # ignored folder gpu-bundle/, all that bench/gpu-check.sh needs there (a machine with the CUDA
 # driver, cuBLAS and PyTorch's cuDNN, but no GoogleTest, no OpenBLAS and no internet):
 #   gpu-check.sh     the check: bash gpu-bundle/gpu-check.sh OUT
-#   bin/             every test binary (named in bin/tests.txt), elman-bench with pytorch_cpu.py,
+#   bin/             every test binary with a CUDA case (named in bin/tests.txt), elman-bench with
+#                    pytorch_cpu.py,
 #                    elman-train and elman-example; RUNPATH $ORIGIN/../lib
 #   lib/             libelman.so.0 and every shared library the binaries need that is not a
 #                    system library below (OpenBLAS, libgfortran, libquadmath); RUNPATH $ORIGIN
@@ -36,13 +37,18 @@ cache_value() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD/CMakeCache.txt"; }
 [ "$(cache_value CMAKE_CUDA_ARCHITECTURES)" = 90 ] || { echo "gpu-bundle: $BUILD is not built for sm_90" >&2; exit 1; }
 command -v patchelf >/dev/null || { echo "gpu-bundle: patchelf is missing (apt-get install patchelf)" >&2; exit 1; }
 
-# The test binaries: every executable gtest_discover_tests registered in the build, but the
-# oneDNN peer's: it tests a CPU-only peer of the bench whose plugin and libdnnl (40 MB) the GPU
-# machine does not get.
-mapfile -t TESTS < <(find "$BUILD" -name '*_include.cmake' -exec \
+# The test binaries: every executable gtest_discover_tests registered in the build that holds a
+# CUDA case (tests/README.md: every device case says Cuda in its name); the others test the CPU
+# alone, which CI does, and would only take room in the 60 MiB. Not the oneDNN peer's either:
+# its plugin and libdnnl (40 MB) the GPU machine does not get.
+mapfile -t REGISTERED < <(find "$BUILD" -name '*_include.cmake' -exec \
   sed -n 's/.*TEST_EXECUTABLE \[==\[\(.*\)\]==\].*/\1/p' {} + | sort -u |
   grep -v '/bench_onednn_tests$')
-[ ${#TESTS[@]} -gt 0 ] || { echo "gpu-bundle: no test binaries registered in $BUILD" >&2; exit 1; }
+TESTS=()
+for f in "${REGISTERED[@]}"; do
+  "$f" --gtest_list_tests 2>/dev/null | grep -qi cuda && TESTS+=("$f")
+done
+[ ${#TESTS[@]} -gt 0 ] || { echo "gpu-bundle: no test binaries with CUDA cases in $BUILD" >&2; exit 1; }
 PROGRAMS=("$BUILD/bench/elman-bench" "$BUILD/demo/elman-train" "$BUILD/elman-example")
 
 is_elf() { [ -f "$1" ] && [ "$(head -c 4 "$1" | tail -c 3)" = ELF ]; }
