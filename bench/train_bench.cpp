@@ -56,6 +56,8 @@ TrainResult run_train_bench(const TrainBenchConfig& config) {
   demo::CharsSettings settings;  // elman-train chars' defaults,
   settings.max_chars = config.max_chars;
   settings.epochs = 1;  // but one epoch
+  // and one-hot characters: the model pytorch_train.py builds (nn.RNN on F.one_hot).
+  settings.embedding_dim = 0;
   const demo::CharsData data = demo::load_chars_data(config.text, settings);
   const demo::CommonOptions common;  // --seed and the rest at their defaults
   const demo::ModelShape shape = demo::chars_model(settings, data.vocab.size());
@@ -102,8 +104,11 @@ TrainResult run_train_bench(const TrainBenchConfig& config) {
     r.elman.loss = fit.epochs[0].train_loss;
   }
 
-  write_floats(tmp.path() / "inputs.bin", data.train.inputs);
-  write_floats(tmp.path() / "targets.bin", data.train.targets);
+  // The peer reads ids as floats (exact: a bench vocabulary is far below 2^24).
+  write_floats(tmp.path() / "inputs.bin",
+               std::vector<float>(data.train.input_ids.begin(), data.train.input_ids.end()));
+  write_floats(tmp.path() / "targets.bin",
+               std::vector<float>(data.train.target_ids.begin(), data.train.target_ids.end()));
   write_floats(tmp.path() / "order.bin", first_epoch_order(r.sequences, to.seed));
   const nlohmann::json request = {{"dir", tmp.path().string()},
                                   {"vocabulary", r.vocabulary},

@@ -1,6 +1,6 @@
-// Scenario `chars`: a character-level language model (char-rnn) over a text file. One-hot
-// characters in, a Linear head on every step, softmax cross-entropy; reports bits per character
-// and samples text with a temperature.
+// Scenario `chars`: a character-level language model (char-rnn) over a text file. Characters in
+// through a learned embedding (or one-hot), a Linear head on every step, softmax cross-entropy;
+// reports bits per character and samples text with a temperature.
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -19,22 +19,32 @@ struct CharsOptions : CharsSettings {
   float temperature = 0.8f;
 };
 
+// The RNN's input for the tokens `ids` ([1, n]): their embedding rows, or one-hot rows.
+elman::Tensor token_input(TrainingRun& run, const std::vector<int>& ids, int64_t vocabulary) {
+  const elman::Device dev = run.rnn.context().device();
+  const int64_t n = static_cast<int64_t>(ids.size());
+  if (run.embedding)
+    return run.embedding->forward(
+        elman::IndexTensor::from_vector({1, n}, std::vector<int64_t>(ids.begin(), ids.end()), dev));
+  std::vector<float> onehot(static_cast<size_t>(n * vocabulary), 0.0f);
+  for (int64_t t = 0; t < n; ++t) onehot[static_cast<size_t>(t * vocabulary + ids[t])] = 1.0f;
+  return elman::Tensor::from_vector({1, n, vocabulary}, onehot, dev);
+}
+
 // Reads `prime` (ids), then samples `count` characters from softmax(logits / temperature).
-std::string sample_text(elman::RNN& rnn, elman::Linear& fc, const elman::Vocabulary& vocab,
+std::string sample_text(TrainingRun& run, const elman::Vocabulary& vocab,
                         const std::vector<int>& prime, int64_t count, float temperature,
                         uint64_t seed) {
+  elman::RNN& rnn = run.rnn;
   const int64_t V = vocab.size(), H = rnn.options().hidden_size;
   const elman::Device dev = rnn.context().device();
   std::mt19937_64 gen(seed);
   elman::Tensor h = elman::Tensor::zeros({rnn.options().num_layers, 1, H}, dev);
-  std::vector<float> onehot(static_cast<size_t>(V));
   std::vector<float> logits;
-  auto feed = [&](int id) {  // one step: x = one-hot(id), carrying h
-    std::fill(onehot.begin(), onehot.end(), 0.0f);
-    onehot[static_cast<size_t>(id)] = 1.0f;
-    const elman::RNNOutput out = rnn.forward(elman::Tensor::from_vector({1, 1, V}, onehot, dev), h);
+  auto feed = [&](int id) {  // one step from token `id`, carrying h
+    const elman::RNNOutput out = rnn.forward(token_input(run, {id}, V), h);
     h = out.h_n;
-    logits = fc.forward(out.output.view({1, H})).to_vector();
+    logits = run.fc.forward(out.output.view({1, H})).to_vector();
   };
   for (int id : prime) feed(id);
   std::string result = vocab.decode(prime);
@@ -71,8 +81,9 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
   const int64_t n = static_cast<int64_t>(ids.size()), split = data.split;
   // Everything the run needs after training is checked before it.
   if (o.prime.empty())
-    throw elman::Error("chars: --prime must hold at least one character (the sample starts "
-                       "from it)");
+    throw elman::Error(
+        "chars: --prime must hold at least one character (the sample starts "
+        "from it)");
   std::vector<int> prime;
   try {
     prime = vocab.encode(o.prime);
@@ -84,9 +95,8 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
       "chars: %s, %lld of %zu characters used (--max-chars), vocabulary of %lld; "
       "%lld training and %lld validation sequences of %lld characters\n",
       o.text.c_str(), static_cast<long long>(n), data.file_chars,
-      static_cast<long long>(vocab.size()),
-      static_cast<long long>(train.size()), static_cast<long long>(val.size()),
-      static_cast<long long>(o.seq_len));
+      static_cast<long long>(vocab.size()), static_cast<long long>(train.size()),
+      static_cast<long long>(val.size()), static_cast<long long>(o.seq_len));
 
   const elman::Device device = pick_device(common.device);
   elman::Context ctx(device);
@@ -103,13 +113,19 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
   const auto dir = make_run_folder(common, "chars", identity, training_choices(common, shape, to));
   TrainingRun run(ctx, shape, common, dir, o.epochs, identity, to);
   const double bits = 1.0 / std::log(2.0);
+  if (o.embedding_dim > 0)
+    std::printf("Embedding(%lld, %lld) + ", static_cast<long long>(vocab.size()),
+                static_cast<long long>(o.embedding_dim));
+  else
+    std::printf("one-hot characters + ");
   std::printf(
       "RNN(%lld, %lld, layers %lld, dropout %g) + Linear(%lld, %lld) on every step, Adam lr %g, "
       "batch %lld, clip %g, %s, on %s; losses in bits per character (uniform guessing: %.2f)\n",
-      static_cast<long long>(vocab.size()), static_cast<long long>(o.hidden),
-      static_cast<long long>(o.layers), static_cast<double>(o.dropout),
-      static_cast<long long>(o.hidden), static_cast<long long>(vocab.size()),
-      static_cast<double>(o.lr), static_cast<long long>(o.batch), static_cast<double>(o.clip),
+      static_cast<long long>(o.embedding_dim > 0 ? o.embedding_dim : vocab.size()),
+      static_cast<long long>(o.hidden), static_cast<long long>(o.layers),
+      static_cast<double>(o.dropout), static_cast<long long>(o.hidden),
+      static_cast<long long>(vocab.size()), static_cast<double>(o.lr),
+      static_cast<long long>(o.batch), static_cast<double>(o.clip),
       bptt_str(o.bptt, o.seq_len).c_str(), device.str().c_str(),
       std::log2(static_cast<double>(vocab.size())));
   const elman::FitResult fit = run.fit(
@@ -121,23 +137,19 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
   RunIdentity metadata = identity;
   metadata["head"] = "every_step";
   metadata["text"] = o.text;
-  save_model(dir, run.rnn, run.fc, metadata,
+  save_model(dir, run, metadata,
              "metrics.csv in bits per character, hidden_states.csv, model.safetensors, "
              "training.safetensors");
 
   // Hidden states over the first 40 characters of the validation text.
   const int64_t steps = std::min<int64_t>(40, n - split);
-  std::vector<float> x(static_cast<size_t>(steps * vocab.size()), 0.0f);
+  std::vector<int> first_ids(ids.begin() + split, ids.begin() + split + steps);
   std::vector<std::string> labels;
-  for (int64_t t = 0; t < steps; ++t) {
-    const int id = ids[static_cast<size_t>(split + t)];
-    x[static_cast<size_t>(t * vocab.size() + id)] = 1.0f;
-    labels.push_back(label_of(vocab.symbol(id)));
-  }
+  for (int id : first_ids) labels.push_back(label_of(vocab.symbol(id)));
+  const std::vector<float> x = token_input(run, first_ids, vocab.size()).to_vector();
   write_hidden_states(dir, labels, hidden_states_of(run.rnn, x, steps));
 
-  const std::string s =
-      sample_text(run.rnn, run.fc, vocab, prime, o.sample, o.temperature, common.seed + 2);
+  const std::string s = sample_text(run, vocab, prime, o.sample, o.temperature, common.seed + 2);
   std::printf("\nsample (temperature %g):\n%s\n", static_cast<double>(o.temperature), s.c_str());
   return 0;
 }
@@ -157,8 +169,14 @@ void add_chars(CLI::App& app, CommonOptions& common, int& status) {
                       "characters per training sequence (the state starts from zero in each)");
   add_positive_option(*sub, "--hidden", o.hidden, "hidden units");
   add_positive_option(*sub, "--layers", o.layers, "stacked RNN layers");
-  sub->add_option("--dropout", o.dropout,
-                  "dropout between layers in training (PyTorch's nn.RNN dropout; needs --layers >= 2)")
+  sub->add_option("--embedding-dim", o.embedding_dim,
+                  "width of the learned character embedding (nn.Embedding) before the RNN; 0: "
+                  "one-hot characters instead")
+      ->capture_default_str()
+      ->check(integer_range(0, 1000000));
+  sub->add_option(
+         "--dropout", o.dropout,
+         "dropout between layers in training (PyTorch's nn.RNN dropout; needs --layers >= 2)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.95));
   add_positive_option(*sub, "--batch", o.batch, "batch size");

@@ -38,7 +38,7 @@ CharsData load_chars_data(const std::string& path, const CharsSettings& s) {
 }
 
 ModelShape chars_model(const CharsSettings& s, int64_t vocabulary) {
-  return {vocabulary, s.hidden, vocabulary, s.lr, s.layers, s.dropout};
+  return {vocabulary, s.hidden, vocabulary, s.lr, s.layers, s.dropout, s.embedding_dim};
 }
 
 elman::TrainerOptions chars_trainer_options(const CharsSettings& s) {

@@ -18,6 +18,7 @@ struct CharsSettings {
   float lr = 0.01f, clip = 5.0f, val_fraction = 0.1f;
   int64_t layers = 1;
   float dropout = 0.0f;
+  int64_t embedding_dim = 32;  // 0: one-hot characters straight into the RNN
 };
 
 struct CharsData {
@@ -35,7 +36,8 @@ struct CharsData {
 // file cannot be read, is not UTF-8, or is too short for a sequence in each part.
 CharsData load_chars_data(const std::string& path, const CharsSettings& s);
 
-// RNN(vocabulary, hidden, s.layers, dropout=s.dropout) + Linear(hidden, vocabulary), Adam at s.lr.
+// Embedding(vocabulary, s.embedding_dim) (none when 0: one-hot input) + RNN(..., hidden, s.layers,
+// dropout=s.dropout) + Linear(hidden, vocabulary), Adam at s.lr.
 ModelShape chars_model(const CharsSettings& s, int64_t vocabulary);
 
 // Batch, gradient clipping, BPTT, a Linear head on every step, cross-entropy.

@@ -152,7 +152,7 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
                       hidden_states_of(run.rnn, e.inputs, static_cast<int64_t>(e.inputs.size())));
   RunIdentity metadata = identity;
   metadata["head"] = o.encoding == "diff" ? "every_step" : "last_step";
-  save_model(dir, run.rnn, run.fc, metadata,
+  save_model(dir, run, metadata,
              "predictions.csv, metrics.csv, hidden_states.csv, model.safetensors, "
              "training.safetensors");
   return all_close || o.encoding == "raw" ? 0 : 1;

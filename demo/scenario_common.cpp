@@ -13,7 +13,7 @@ namespace {
 
 elman::RNNOptions rnn_options(const ModelShape& shape) {
   elman::RNNOptions ro;
-  ro.input_size = shape.input_size;
+  ro.input_size = shape.embedding_dim > 0 ? shape.embedding_dim : shape.input_size;
   ro.hidden_size = shape.hidden_size;
   ro.num_layers = shape.num_layers;
   ro.dropout = shape.dropout;
@@ -54,6 +54,7 @@ RunIdentity run_identity(const std::string& scenario, const ModelShape& shape, R
   data["output_size"] = std::to_string(shape.output_size);
   // Recorded where they differ from one layer without dropout (older runs hold neither).
   if (shape.num_layers != 1) data["num_layers"] = std::to_string(shape.num_layers);
+  if (shape.embedding_dim > 0) data["embedding_dim"] = std::to_string(shape.embedding_dim);
   if (shape.dropout != 0.0f) {
     char dropout[32];
     std::snprintf(dropout, sizeof dropout, "%.9g", static_cast<double>(shape.dropout));
@@ -80,6 +81,10 @@ TrainingRun::TrainingRun(elman::Context& ctx, const ModelShape& shape, const Com
       fc(ctx, shape.hidden_size, shape.output_size, common.seed + 1),
       opt(ctx, adam_options(shape)),
       dir_(dir) {
+  if (shape.embedding_dim > 0) {
+    embedding.emplace(ctx, shape.input_size, shape.embedding_dim, std::nullopt, common.seed + 3);
+    opt.add_parameters(embedding->flat_parameters(), embedding->flat_grads());
+  }
   opt.add_parameters(rnn.flat_parameters(), rnn.flat_grads());
   opt.add_parameters(fc.flat_parameters(), fc.flat_grads());
   to.seed = common.seed;
@@ -93,7 +98,8 @@ TrainingRun::TrainingRun(elman::Context& ctx, const ModelShape& shape, const Com
   to.on_batch = [this](int64_t epoch, int64_t done, int64_t total) {
     if (progress_) progress_->on_batch(epoch, done, total);
   };
-  trainer_ = std::make_unique<elman::Trainer>(rnn, fc, opt, to);
+  trainer_ = embedding ? std::make_unique<elman::Trainer>(*embedding, rnn, fc, opt, to)
+                       : std::make_unique<elman::Trainer>(rnn, fc, opt, to);
   if (!resume.empty()) trainer_->load_checkpoint(resume);
   resumed_epochs_ = trainer_->epochs_done();
 }
@@ -102,8 +108,8 @@ elman::FitResult TrainingRun::fit(const elman::Dataset& train, const elman::Data
                                   const std::function<void(const elman::EpochResult&)>& on_epoch,
                                   double unit_scale) {
   MetricsLog metrics(dir_, resumed_epochs_, unit_scale);
-  progress_ = std::make_unique<ProgressLine>(trainer_->epochs_done() + 1,
-                                             trainer_->options().epochs);
+  progress_ =
+      std::make_unique<ProgressLine>(trainer_->epochs_done() + 1, trainer_->options().epochs);
   elman::FitResult result = trainer_->fit(train, &val, [&](const elman::EpochResult& r) {
     metrics.add(r);  // on disk after every epoch: a killed run keeps its curve
     progress_->clear();
@@ -125,10 +131,13 @@ bool stopped_early(const elman::FitResult& fit) {
   return fit.stopped;
 }
 
-void save_model(const std::filesystem::path& dir, elman::RNN& rnn, elman::Linear& fc,
+void save_model(const std::filesystem::path& dir, TrainingRun& run,
                 const std::map<std::string, std::string>& metadata, const std::string& contents) {
-  if (is_rank0())  // data parallel: rank 0 writes the run folder
-    elman::save_checkpoint((dir / "model.safetensors").string(), rnn, fc, metadata);
+  const std::string path = (dir / "model.safetensors").string();
+  if (is_rank0() && run.embedding)  // data parallel: rank 0 writes the run folder
+    elman::save_checkpoint(path, *run.embedding, run.rnn, run.fc, metadata);
+  else if (is_rank0())
+    elman::save_checkpoint(path, run.rnn, run.fc, metadata);
   std::cout << "run folder: " << dir.string() << " (" << contents << ")\n";
 }
 

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,15 +17,19 @@
 
 namespace demo {
 
-// RNN(input_size, hidden_size, batch_first) + Linear(hidden_size, output_size), Adam at `lr`.
+// RNN(input_size, hidden_size, batch_first) + Linear(hidden_size, output_size), Adam at `lr`;
+// with embedding_dim > 0, Embedding(input_size, embedding_dim) of token inputs first and
+// RNN(embedding_dim, ...).
 struct ModelShape {
   int64_t input_size = 1, hidden_size = 1, output_size = 1;
   float lr = 0.01f;
   int64_t num_layers = 1;
   float dropout = 0.0f;  // between layers, in training (RNNOptions::dropout)
+  int64_t embedding_dim = 0;
 };
 
-// One scenario's model (RNN seeded with --seed, Linear with --seed + 1), Adam over both, and
+// One scenario's model (RNN seeded with --seed, Linear with --seed + 1, an Embedding, if any, with
+// --seed + 3), Adam over all, and
 // the Trainer: `to` (batch size, head, loss, clipping, BPTT: the scenario's) gets --seed as its
 // shuffle seed and, through plan_resume, <dir>/training.safetensors and the epochs still to go;
 // with --resume the trainer starts from that checkpoint. Prints what plan_resume prints.
@@ -55,6 +60,7 @@ class TrainingRun {
   elman::Trainer& trainer() { return *trainer_; }
   TrainingRun(TrainingRun&&) = delete;  // the trainer's progress callback points at this one
 
+  std::optional<elman::Embedding> embedding;  // when ModelShape::embedding_dim > 0
   elman::RNN rnn;
   elman::Linear fc;
   elman::Adam opt;
@@ -72,9 +78,9 @@ double total_seconds(const std::vector<elman::EpochResult>& epochs);
 // True when training stopped on a numerical fault; then prints its message to stderr.
 bool stopped_early(const elman::FitResult& fit);
 
-// Saves rnn + fc with `metadata` as <dir>/model.safetensors and prints
-// "run folder: <dir> (<contents>)".
-void save_model(const std::filesystem::path& dir, elman::RNN& rnn, elman::Linear& fc,
+// Saves the run's model (embedding, if any, rnn and fc) with `metadata` as
+// <dir>/model.safetensors and prints "run folder: <dir> (<contents>)".
+void save_model(const std::filesystem::path& dir, TrainingRun& run,
                 const std::map<std::string, std::string>& metadata, const std::string& contents);
 
 }  // namespace demo

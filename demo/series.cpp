@@ -151,7 +151,7 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
   RunIdentity metadata = identity;
   metadata["head"] = "last_step";
   metadata["csv"] = o.csv;
-  save_model(dir, run.rnn, run.fc, metadata,
+  save_model(dir, run, metadata,
              "predictions.csv, metrics.csv, hidden_states.csv, model.safetensors, "
              "training.safetensors");
   return 0;

@@ -39,20 +39,22 @@ void IndexBuffer::release() noexcept {
   capacity_ = 0;
 }
 
+void IndexBuffer::reserve(Backend& backend, size_t n) {
+  if (n == 0 || (capacity_ >= n && backend.device() == device_)) return;
+  release();
+  device_ = backend.device();
+  if (device_.is_cpu()) {
+    data_ = new int32_t[n];
+  } else {
+    stream_ = backend.current_stream();  // the lane that uses it: ordered there
+    data_ = static_cast<int32_t*>(cuda_allocate_async(n * sizeof(int32_t), device_.index, stream_));
+  }
+  capacity_ = n;
+}
+
 void IndexBuffer::upload(Backend& backend, const std::vector<int32_t>& values) {
   if (values.empty()) return;
-  if (capacity_ < values.size() || backend.device() != device_) {
-    release();
-    device_ = backend.device();
-    if (device_.is_cpu())
-      data_ = new int32_t[values.size()];
-    else {
-      stream_ = backend.current_stream();  // the lane that uses it: ordered there
-      data_ = static_cast<int32_t*>(
-          cuda_allocate_async(values.size() * sizeof(int32_t), device_.index, stream_));
-    }
-    capacity_ = values.size();
-  }
+  reserve(backend, values.size());
   backend.upload(data_, values.data(), values.size() * sizeof(int32_t));
 }
 

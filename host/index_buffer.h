@@ -27,7 +27,11 @@ class IndexBuffer {
   // stream-ordered pool on the current lane's stream, so growing never waits for the device;
   // the buffer must then stay on that lane, and be released before that stream is destroyed).
   void upload(Backend& backend, const std::vector<int32_t>& values);
+  // Room for at least n values on the backend's device (the same growth rule as upload), for
+  // ops that write ids on the device.
+  void reserve(Backend& backend, size_t n);
   const int32_t* data() const { return data_; }
+  int32_t* data() { return data_; }
 
  private:
   void release() noexcept;

@@ -14,25 +14,37 @@ namespace {
 
 const char* const kRnnPrefix = "rnn.";
 const char* const kHeadPrefix = "fc.";
+const char* const kEmbeddingWeight = "embedding.weight";
 
-// The model's expected tensors: name -> (shape, where its values go in a flat host buffer).
+// The model's expected tensors: name -> (shape, which flat buffer, where its values go there).
+enum class Part { kEmbedding, kRnn, kHead };
 struct Slot {
   Shape shape;
+  Part part;
   int64_t offset;
-  bool head;  // in the head's flat buffer, else the RNN's
 };
 
-std::map<std::string, Slot> expected_slots(const RNN& rnn, const Linear& head) {
+std::map<std::string, Slot> expected_slots(const Embedding* embedding, const RNN& rnn,
+                                           const Linear& head) {
   std::map<std::string, Slot> slots;
+  if (embedding)
+    slots[kEmbeddingWeight] = {
+        {embedding->num_embeddings(), embedding->embedding_dim()}, Part::kEmbedding, 0};
   const detail::ParamLayout layout = detail::make_param_layout(rnn.options());
-  for (const auto& e : layout.entries) slots[kRnnPrefix + e.name] = {e.shape, e.offset, false};
+  for (const auto& e : layout.entries) slots[kRnnPrefix + e.name] = {e.shape, Part::kRnn, e.offset};
   const int64_t in = head.in_features(), out = head.out_features();
-  slots[std::string(kHeadPrefix) + "weight"] = {{out, in}, 0, true};
-  slots[std::string(kHeadPrefix) + "bias"] = {{out}, out * in, true};
+  slots[std::string(kHeadPrefix) + "weight"] = {{out, in}, Part::kHead, 0};
+  slots[std::string(kHeadPrefix) + "bias"] = {{out}, Part::kHead, out * in};
   return slots;
 }
 
 }  // namespace
+
+TensorMap checkpoint_tensors(Embedding& embedding, RNN& rnn, Linear& head) {
+  TensorMap map = checkpoint_tensors(rnn, head);
+  map[kEmbeddingWeight] = NamedArray{embedding.weight().shape(), embedding.weight().to_vector()};
+  return map;
+}
 
 TensorMap checkpoint_tensors(RNN& rnn, Linear& head) {
   TensorMap map;
@@ -54,6 +66,13 @@ void save_checkpoint(const std::string& path, RNN& rnn, Linear& head,
   save_safetensors(path, tensors, metadata);
 }
 
+void save_checkpoint(const std::string& path, Embedding& embedding, RNN& rnn, Linear& head,
+                     const std::map<std::string, std::string>& metadata) {
+  const TensorMap tensors = checkpoint_tensors(embedding, rnn, head);
+  detail::refuse_non_finite("save_checkpoint", path, tensors);
+  save_safetensors(path, tensors, metadata);
+}
+
 namespace detail {
 
 void refuse_non_finite(const std::string& call, const std::string& path, const TensorMap& tensors) {
@@ -64,9 +83,9 @@ void refuse_non_finite(const std::string& call, const std::string& path, const T
                 "previous file, if any, is unchanged)");
 }
 
-void check_model_tensors(const std::string& call, const TensorMap& file, const RNN& rnn,
-                         const Linear& head, const std::string& other_prefix) {
-  const std::map<std::string, Slot> slots = expected_slots(rnn, head);
+void check_model_tensors(const std::string& call, const TensorMap& file, const Embedding* embedding,
+                         const RNN& rnn, const Linear& head, const std::string& other_prefix) {
+  const std::map<std::string, Slot> slots = expected_slots(embedding, rnn, head);
   // Lists of names in the message stop after a few: a hostile file may hold 200,000 of them.
   constexpr int kShown = 8;
   std::string missing, unexpected;
@@ -90,7 +109,8 @@ void check_model_tensors(const std::string& call, const TensorMap& file, const R
     if (!unexpected.empty()) msg += " unexpected " + unexpected + ";";
     msg += " (the model is " + nonlinearity_name(rnn.options().nonlinearity) + " RNN with " +
            std::to_string(rnn.options().num_layers) + " layer(s)" +
-           (rnn.options().bidirectional ? ", bidirectional" : "") + ")";
+           (rnn.options().bidirectional ? ", bidirectional" : "") +
+           (embedding ? ", after an embedding" : ", without an embedding") + ")";
     throw Error(msg);
   }
   for (const auto& [name, slot] : slots) {
@@ -108,27 +128,30 @@ void check_model_tensors(const std::string& call, const TensorMap& file, const R
   }
 }
 
-void assign_model_tensors(const TensorMap& file, RNN& rnn, Linear& head) {
-  // Assemble both flat buffers on the host, then copy each to the device in one move.
-  const std::map<std::string, Slot> slots = expected_slots(rnn, head);
-  std::vector<float> rnn_flat(static_cast<size_t>(rnn.flat_parameters().numel()));
-  std::vector<float> head_flat(static_cast<size_t>(head.flat_parameters().numel()));
+void assign_model_tensors(const TensorMap& file, Embedding* embedding, RNN& rnn, Linear& head) {
+  // Assemble each flat buffer on the host, then copy each to the device in one move.
+  const std::map<std::string, Slot> slots = expected_slots(embedding, rnn, head);
+  std::vector<Tensor> buffers = {embedding ? embedding->flat_parameters() : Tensor(),
+                                 rnn.flat_parameters(), head.flat_parameters()};  // handles
+  std::vector<std::vector<float>> flat(buffers.size());
+  for (size_t b = 0; b < buffers.size(); ++b)
+    flat[b].resize(static_cast<size_t>(buffers[b].numel()));
   for (const auto& [name, slot] : slots) {
     const NamedArray& arr = file.at(name);
-    std::vector<float>& dst = slot.head ? head_flat : rnn_flat;
-    std::copy(arr.values.begin(), arr.values.end(), dst.begin() + slot.offset);
+    std::copy(arr.values.begin(), arr.values.end(),
+              flat[static_cast<size_t>(slot.part)].begin() + slot.offset);
   }
-  const Tensor rnn_host = Tensor::from_vector(rnn.flat_parameters().shape(), rnn_flat);
-  const Tensor head_host = Tensor::from_vector(head.flat_parameters().shape(), head_flat);
-  Tensor rnn_params = rnn.flat_parameters(), head_params = head.flat_parameters();  // handles
-  rnn_params.copy_from(rnn_host);
-  head_params.copy_from(head_host);
+  for (size_t b = 0; b < buffers.size(); ++b)
+    if (buffers[b].defined())
+      buffers[b].copy_from(Tensor::from_vector(buffers[b].shape(), flat[b]));
 }
 
 }  // namespace detail
 
-void load_checkpoint(const std::string& path, RNN& rnn, Linear& head,
-                     std::map<std::string, std::string>* metadata) {
+namespace {
+
+void load_model(const std::string& path, Embedding* embedding, RNN& rnn, Linear& head,
+                std::map<std::string, std::string>* metadata) {
   const std::string call = "load_checkpoint: '" + path + "'";
   std::map<std::string, std::string> meta;
   const TensorMap file = load_safetensors(path, &meta);  // throws on any malformed file
@@ -136,9 +159,21 @@ void load_checkpoint(const std::string& path, RNN& rnn, Linear& head,
   // state: the model part loads here, the "optimizer." tensors are left alone.
   const auto kind = meta.find("elman_training_checkpoint");
   const bool training = kind != meta.end() && kind->second == "1";
-  detail::check_model_tensors(call, file, rnn, head, training ? "optimizer." : "");
-  detail::assign_model_tensors(file, rnn, head);
+  detail::check_model_tensors(call, file, embedding, rnn, head, training ? "optimizer." : "");
+  detail::assign_model_tensors(file, embedding, rnn, head);
   if (metadata) *metadata = std::move(meta);
+}
+
+}  // namespace
+
+void load_checkpoint(const std::string& path, RNN& rnn, Linear& head,
+                     std::map<std::string, std::string>* metadata) {
+  load_model(path, nullptr, rnn, head, metadata);
+}
+
+void load_checkpoint(const std::string& path, Embedding& embedding, RNN& rnn, Linear& head,
+                     std::map<std::string, std::string>* metadata) {
+  load_model(path, &embedding, rnn, head, metadata);
 }
 
 std::map<std::string, std::string> read_checkpoint_metadata(const std::string& path) {

@@ -16,7 +16,8 @@
 namespace elman {
 
 int64_t Dataset::size() const {
-  const int64_t per = seq_len * (one_hot ? 1 : input_size);
+  if (tokens) return seq_len > 0 ? static_cast<int64_t>(input_ids.size()) / seq_len : 0;
+  const int64_t per = seq_len * input_size;
   return per > 0 ? static_cast<int64_t>(inputs.size()) / per : 0;
 }
 
@@ -27,26 +28,33 @@ void Dataset::validate(const char* call) const {
   if (seq_len <= 0) fail("has seq_len " + std::to_string(seq_len) + ", expected >= 1");
   if (input_size <= 0) fail("has input_size " + std::to_string(input_size) + ", expected >= 1");
   if (target_size <= 0) fail("has target_size " + std::to_string(target_size) + ", expected >= 1");
-  const int64_t per = seq_len * (one_hot ? 1 : input_size);
-  if (static_cast<int64_t>(inputs.size()) % per != 0)
-    fail("has " + std::to_string(inputs.size()) + " input values, not a multiple of " +
-         std::to_string(per) + " per example");
+  const int64_t per = tokens ? seq_len : seq_len * input_size;
+  const size_t given = tokens ? input_ids.size() : inputs.size();
+  if (static_cast<int64_t>(given) % per != 0)
+    fail("has " + std::to_string(given) + (tokens ? " input ids" : " input values") +
+         ", not a multiple of " + std::to_string(per) + " per example");
+  if (tokens && !inputs.empty()) fail("has tokens and feature inputs: tokens use input_ids only");
+  if (!tokens && !input_ids.empty()) fail("has input_ids without tokens = true");
   const int64_t n = size();
-  if (static_cast<int64_t>(targets.size()) != n * target_size)
-    fail("has " + std::to_string(targets.size()) + " target values, expected " +
-         std::to_string(n * target_size) + " (" + std::to_string(n) + " examples x " +
-         std::to_string(target_size) + ")");
-  if (n >= (int64_t{1} << 24))
-    fail("has " + std::to_string(n) + " examples; at most 2^24 are supported (indices are floats)");
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const float v = inputs[i];
-    if (!std::isfinite(v)) fail("input value " + std::to_string(i) + " is not finite");
-    if (one_hot && (v < 0 || v >= static_cast<float>(input_size) || v != std::floor(v)))
-      fail("input " + std::to_string(i) + " is class " + std::to_string(v) + ", expected 0.." +
-           std::to_string(input_size - 1));
-  }
+  const bool classes = !target_ids.empty();
+  if (classes && !targets.empty()) fail("has both targets and target_ids: one kind only");
+  const size_t target_count = classes ? target_ids.size() : targets.size();
+  if (static_cast<int64_t>(target_count) != n * target_size)
+    fail("has " + std::to_string(target_count) + (classes ? " target ids" : " target values") +
+         ", expected " + std::to_string(n * target_size) + " (" + std::to_string(n) +
+         " examples x " + std::to_string(target_size) + ")");
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (!std::isfinite(inputs[i])) fail("input value " + std::to_string(i) + " is not finite");
+  for (size_t i = 0; i < input_ids.size(); ++i)
+    if (input_ids[i] < 0 || input_ids[i] >= input_size)
+      fail("input id " + std::to_string(i) + " is " + std::to_string(input_ids[i]) +
+           ", expected 0.." + std::to_string(input_size - 1));
   for (size_t i = 0; i < targets.size(); ++i)
     if (!std::isfinite(targets[i])) fail("target value " + std::to_string(i) + " is not finite");
+  for (size_t i = 0; i < target_ids.size(); ++i)
+    if (target_ids[i] < 0)
+      fail("target id " + std::to_string(i) + " is " + std::to_string(target_ids[i]) +
+           ", expected a class id >= 0");
 }
 
 Dataset Dataset::slice(int64_t begin, int64_t end) const {
@@ -55,9 +63,13 @@ Dataset Dataset::slice(int64_t begin, int64_t end) const {
     throw Error("Dataset::slice: range [" + std::to_string(begin) + ", " + std::to_string(end) +
                 ") outside [0, " + std::to_string(n) + ")");
   Dataset d = *this;
-  const int64_t per = seq_len * (one_hot ? 1 : input_size);
-  d.inputs.assign(inputs.begin() + begin * per, inputs.begin() + end * per);
-  d.targets.assign(targets.begin() + begin * target_size, targets.begin() + end * target_size);
+  auto keep = [&](auto& v, const auto& all, int64_t per) {
+    if (!all.empty()) v.assign(all.begin() + begin * per, all.begin() + end * per);
+  };
+  keep(d.inputs, inputs, seq_len * input_size);
+  keep(d.input_ids, input_ids, seq_len);
+  keep(d.targets, targets, target_size);
+  keep(d.target_ids, target_ids, target_size);
   return d;
 }
 
@@ -237,8 +249,9 @@ Normalizer Normalizer::fit(const std::vector<double>& values, int64_t begin, int
   for (int64_t i = begin; i < end; ++i) ss += (values[i] - n.mean) * (values[i] - n.mean);
   const double sd = std::sqrt(ss / static_cast<double>(end - begin));
   if (!std::isfinite(n.mean) || !std::isfinite(sd))
-    throw Error("Normalizer::fit: the values are too large to standardise (their mean or "
-                "standard deviation overflows a double); rescale the data");
+    throw Error(
+        "Normalizer::fit: the values are too large to standardise (their mean or "
+        "standard deviation overflows a double); rescale the data");
   n.scale = sd > 0.0 ? sd : 1.0;
   return n;
 }
@@ -281,8 +294,9 @@ Vocabulary Vocabulary::from_chars(const std::string& utf8_chars) {
       throw Error("Vocabulary::from_chars: character " + detail::describe_code_point(sorted[i]) +
                   " appears twice");
   if (points != sorted)
-    throw Error("Vocabulary::from_chars: the characters are not in code-point order (a "
-                "vocabulary's chars() are)");
+    throw Error(
+        "Vocabulary::from_chars: the characters are not in code-point order (a "
+        "vocabulary's chars() are)");
   Vocabulary v;
   v.points_ = std::move(points);
   v.chars_ = utf8_chars;
@@ -348,11 +362,11 @@ Dataset make_char_sequences(const std::vector<int>& ids, int64_t classes, int64_
   Dataset d;
   d.seq_len = seq_len;
   d.input_size = classes;
-  d.one_hot = true;
+  d.tokens = true;
   d.target_size = seq_len;
   for (int64_t p = begin; p + seq_len + 1 <= end; p += seq_len) {
-    for (int64_t t = 0; t < seq_len; ++t) d.inputs.push_back(static_cast<float>(ids[p + t]));
-    for (int64_t t = 0; t < seq_len; ++t) d.targets.push_back(static_cast<float>(ids[p + t + 1]));
+    d.input_ids.insert(d.input_ids.end(), ids.begin() + p, ids.begin() + p + seq_len);
+    d.target_ids.insert(d.target_ids.end(), ids.begin() + p + 1, ids.begin() + p + seq_len + 1);
   }
   return d;
 }

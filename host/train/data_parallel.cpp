@@ -24,11 +24,9 @@ void check_ranks_agree(Communicator& comm, const std::string& call,
                             -1);
 }
 
-void broadcast_training_state(Communicator& comm, RNN& rnn, Linear& head, Optimizer& opt) {
-  Tensor p = rnn.flat_parameters();
-  comm.broadcast(p, 0);
-  Tensor h = head.flat_parameters();
-  comm.broadcast(h, 0);
+void broadcast_training_state(Communicator& comm, const std::vector<Tensor>& parameters,
+                              Optimizer& opt) {
+  for (Tensor p : parameters) comm.broadcast(p, 0);
   const int states = static_cast<int>(opt.state_names().size());
   for (int64_t g = 0; g < opt.group_count(); ++g)
     for (int k = 0; k < states; ++k) comm.broadcast(opt.state(g, k), 0);

@@ -20,8 +20,9 @@ namespace elman::detail {
 void check_ranks_agree(Communicator& comm, const std::string& call,
                        const std::vector<std::pair<std::string, int64_t>>& facts);
 
-// Rank 0's parameters (RNN, head) and optimizer state, on every rank.
-void broadcast_training_state(Communicator& comm, RNN& rnn, Linear& head, Optimizer& opt);
+// Rank 0's parameters (each model's flat buffer) and optimizer state, on every rank.
+void broadcast_training_state(Communicator& comm, const std::vector<Tensor>& parameters,
+                              Optimizer& opt);
 
 // The epoch's read-back, [0] train loss, [1] validation loss (each rank's weighted part), then
 // fault slots (the first bad step of each gradient tensor and the loss, 0 when none), reduced

@@ -41,8 +41,8 @@ void check_sum(const char* call, const Tensor* loss_sum, Device device) {
 // The aliasing rule (README): the gradient written in place and the loss sum accumulated into
 // may not share memory with the inputs or with each other. Marks the loss sum as written.
 void check_loss_results(const char* call, const detail::NamedTensor& grad, const Shape& shape,
-                        Device device, const detail::NamedTensor& in, const detail::NamedTensor& target,
-                        Tensor* loss_sum) {
+                        Device device, const detail::NamedTensor& in,
+                        const detail::NamedTensor& target, Tensor* loss_sum) {
   const Tensor none;
   const Tensor& sum = loss_sum ? *loss_sum : none;
   detail::check_no_overlap(call, grad, shape, device, {in, target, {"loss_sum", sum}});
@@ -87,34 +87,47 @@ double MSELoss::value(Context& ctx, const Tensor& pred, const Tensor& target) {
   return read_back(ctx, sum_scratch_);
 }
 
-void CrossEntropyLoss::forward_backward(Context& ctx, const Tensor& logits, const Tensor& targets,
-                                        Tensor& grad_logits, Tensor* loss_sum, float weight) {
+void CrossEntropyLoss::forward_backward(Context& ctx, const Tensor& logits,
+                                        const IndexTensor& targets, Tensor& grad_logits,
+                                        Tensor* loss_sum, float weight) {
+  constexpr const char* kCall = "CrossEntropyLoss";
+  if (!targets.defined()) throw Error(std::string(kCall) + ": targets is undefined");
+  if (targets.device() != ctx.device())
+    throw Error(std::string(kCall) + ": targets is on " + targets.device().str() +
+                ", the context on " + ctx.device().str());
+  if (logits.defined() && logits.dim() == 2 && targets.numel() != logits.size(0))
+    throw Error(std::string(kCall) + ": targets has shape " + shape_str(targets.shape()) +
+                ", expected [" + std::to_string(logits.size(0)) +
+                "] (one class id per row of logits)");
+  forward_backward_ids(ctx, logits, detail::index_data(targets), grad_logits, loss_sum, weight);
+}
+
+void CrossEntropyLoss::forward_backward_ids(Context& ctx, const Tensor& logits,
+                                            const int32_t* targets, Tensor& grad_logits,
+                                            Tensor* loss_sum, float weight) {
   constexpr const char* kCall = "CrossEntropyLoss";
   const Device device = ctx.device();
   check_on(kCall, "logits", logits, device);
-  check_on(kCall, "targets", targets, device);
   if (logits.dim() != 2 || logits.size(1) < 1)
     throw Error(std::string(kCall) + ": logits has shape " + shape_str(logits.shape()) +
                 ", expected [N, C] with C >= 1");
   const int64_t rows = logits.size(0), classes = logits.size(1);
-  if (targets.numel() != rows)
-    throw Error(std::string(kCall) + ": targets has shape " + shape_str(targets.shape()) +
-                ", expected [" + std::to_string(rows) + "] (one class index per row of logits)");
   check_sum(kCall, loss_sum, device);
+  const Tensor none;
   check_loss_results(kCall, {"grad_logits", grad_logits}, logits.shape(), device,
-                     {"logits", logits}, {"targets", targets}, loss_sum);
+                     {"logits", logits}, {"targets", none}, loss_sum);
   detail::ensure_result(grad_logits, logits.shape(), device);
   if (rows == 0) return;
   detail::Backend& be = ctx.backend();
   Tensor row_loss = detail::ensure_buffer(row_loss_, {rows}, device);
-  detail::run(be, detail::SoftmaxCrossEntropy{logits.data(), targets.data(), grad_logits.data(),
-                                              row_loss.data(), rows, classes,
-                                              1.0f / static_cast<float>(rows)});
+  detail::run(
+      be, detail::SoftmaxCrossEntropy{logits.data(), targets, grad_logits.data(), row_loss.data(),
+                                      rows, classes, 1.0f / static_cast<float>(rows)});
   if (loss_sum)
     add_sum(be, row_loss.data(), rows, weight / static_cast<float>(rows), ones_, loss_sum->data());
 }
 
-double CrossEntropyLoss::value(Context& ctx, const Tensor& logits, const Tensor& targets) {
+double CrossEntropyLoss::value(Context& ctx, const Tensor& logits, const IndexTensor& targets) {
   detail::ensure_result(sum_scratch_, {1}, ctx.device());
   detail::run(ctx.backend(), detail::Fill{sum_scratch_.data(), 1, 0.0f});
   forward_backward(ctx, logits, targets, grad_scratch_, &sum_scratch_);

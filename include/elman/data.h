@@ -8,21 +8,25 @@
 
 namespace elman {
 
-// N examples of T steps. Inputs are features [N, T, I], or, with one_hot, class ids [N, T] that
-// the trainer expands to one-hot [N, T, I] on the device (so a text costs one float per char).
-// Targets are target_size floats per example: [N, K] values for a last-step head, [N, T * K]
-// for an every-step head, class ids ([N, 1] or [N, T]) for cross-entropy.
+// N examples of T steps. Inputs are features [N, T, I] (`inputs`), or, with `tokens`, token
+// ids [N, T] (`input_ids`, each in 0..input_size-1) that the trainer looks up in an Embedding,
+// or expands to one-hot [N, T, I] rows on the device when the model has none (so a text costs
+// one id per character either way). Targets are target_size per example: values (`targets`,
+// for MSE) [N, K] for a last-step head or [N, T * K] for an every-step head, or class ids
+// (`target_ids`, for cross-entropy) [N, 1] or [N, T]. Ids are integers, exact at any size.
 struct Dataset {
   int64_t seq_len = 0;
-  int64_t input_size = 0;  // features per step; with one_hot, the number of classes
-  bool one_hot = false;
+  int64_t input_size = 0;  // features per step; with tokens, the vocabulary size
+  bool tokens = false;
   int64_t target_size = 0;
-  std::vector<float> inputs;
-  std::vector<float> targets;
+  std::vector<float> inputs;        // features [N, T, I]; empty with tokens
+  std::vector<int64_t> input_ids;   // tokens [N, T]; empty without
+  std::vector<float> targets;       // values [N, target_size]; empty with target_ids
+  std::vector<int64_t> target_ids;  // class ids [N, target_size]; empty with targets
 
   int64_t size() const;  // N
-  // Throws elman::Error naming the first inconsistency (sizes, a class id outside the range,
-  // a non-finite value).
+  // Throws elman::Error naming the first inconsistency (sizes, both or neither kind of target,
+  // a token id outside 0..input_size-1, a negative class id, a non-finite value).
   void validate(const char* call) const;
   // The examples [begin, end) as a new data set.
   Dataset slice(int64_t begin, int64_t end) const;
@@ -91,8 +95,9 @@ class Vocabulary {
 };
 
 // Character sequences for next-character prediction: example j covers ids[p, p + seq_len + 1)
-// with p = begin + j * seq_len; inputs are ids[p .. p + seq_len) (one-hot classes), targets
-// ids[p + 1 .. p + seq_len] (one class per step). Consecutive examples do not overlap.
+// with p = begin + j * seq_len; inputs are the tokens ids[p .. p + seq_len) of a vocabulary of
+// `classes`, target_ids ids[p + 1 .. p + seq_len] (one class per step). Consecutive examples do not
+// overlap.
 Dataset make_char_sequences(const std::vector<int>& ids, int64_t classes, int64_t seq_len,
                             int64_t begin, int64_t end);
 

@@ -13,12 +13,17 @@
 
 #include "elman/communicator.h"
 #include "elman/data.h"
+#include "elman/embedding.h"
 #include "elman/linear.h"
 #include "elman/lr_schedule.h"
 #include "elman/optim.h"
 #include "elman/rnn.h"
 
 namespace elman {
+
+namespace detail {
+struct TrainerState;  // the models, the device buffers of a training step, the carried state
+}  // namespace detail
 
 enum class HeadMode {
   kLastStep,   // many-to-one: fc(output[:, -1, :]), the tutorial's model
@@ -96,10 +101,14 @@ struct FitResult {
   int fault_rank = 0;               // data parallel: the rank whose gradient or loss it was
 };
 
-// The model is `rnn` (batch_first) followed by `head` on its output; the optimizer must hold
-// both models' flat buffers. Data sets follow elman::Dataset's layout for the head and loss:
-// kLastStep + kMSE: targets [N, K]; kEveryStep + kMSE: [N, T * K]; kCrossEntropy: class ids
-// [N, 1] (last step) or [N, T] (every step).
+// The model is `rnn` followed by `head` on its output, optionally preceded by an `embedding` of
+// token inputs (PyTorch's Embedding -> RNN -> fc model); the optimizer must hold every model's
+// flat buffers. The RNN may be batch_first or not: the trainer lays out its batches to match.
+// Data sets follow elman::Dataset's layout for the head and loss:
+// kLastStep + kMSE: targets [N, K]; kEveryStep + kMSE: [N, T * K]; kCrossEntropy: target_ids
+// [N, 1] (last step) or [N, T]. Token inputs (Dataset::tokens) go through the embedding when
+// there is one (its num_embeddings = the vocabulary, the RNN's input_size = embedding_dim), or
+// are expanded to one-hot rows (the RNN's input_size = the vocabulary).
 //
 // One training step, all queued on the device with no read-back: gather the batch from the
 // uploaded data set by the epoch's order, forward_train, head, fused loss + gradient (its mean
@@ -125,6 +134,10 @@ struct FitResult {
 class Trainer {
  public:
   Trainer(RNN& rnn, Linear& head, Optimizer& optimizer, const TrainerOptions& options);
+  // With an embedding of token inputs before the RNN; it is trained with the rest (its gradient
+  // by scatter-add from the RNN's input gradient, never into its padding row).
+  Trainer(Embedding& embedding, RNN& rnn, Linear& head, Optimizer& optimizer,
+          const TrainerOptions& options);
   ~Trainer();
   Trainer(const Trainer&) = delete;
   Trainer& operator=(const Trainer&) = delete;
@@ -151,15 +164,17 @@ class Trainer {
   int64_t epochs_done() const;
 
   // A training checkpoint: one safetensors file holding the model under PyTorch's names
-  // ("rnn.weight_ih_l0", ..., "fc.weight", "fc.bias", as save_checkpoint writes them), the
+  // ("embedding.weight" when there is one, "rnn.weight_ih_l0", ..., "fc.weight", "fc.bias", as
+  // save_checkpoint writes them), the
   // optimizer's state as "optimizer.<g>.<name>" (g: the add_parameters index, name torch's:
   // momentum_buffer, exp_avg, exp_avg_sq; each 1-D, the flat buffer's layout), and string
   // metadata: elman_training_checkpoint "1", epoch, optimizer (kind), optimizer_steps,
   // learning_rate, base_learning_rate, lr_schedule (LRSchedule::str()), shuffle_rng (the
-  // std::mt19937_64 state as its operator<< writes it), seed, batch_size, bptt, plus `metadata`. Atomic (save_safetensors). Refuses, with elman::Error
-  // naming the tensor, to write a NaN or an infinity: the previous file stays as it was.
-  // Reads the parameters and state back from the device (synchronises).
-  // Data-parallel: only rank 0 writes ("ranks" in the metadata records P); the others return.
+  // std::mt19937_64 state as its operator<< writes it), seed, batch_size, bptt, plus `metadata`.
+  // Atomic (save_safetensors). Refuses, with elman::Error naming the tensor, to write a NaN or an
+  // infinity: the previous file stays as it was. Reads the parameters and state back from the
+  // device (synchronises). Data-parallel: only rank 0 writes ("ranks" in the metadata records P);
+  // the others return.
   void save_checkpoint(const std::string& path,
                        const std::map<std::string, std::string>& metadata = {});
   // Restores everything save_checkpoint wrote (weights, optimizer state and step count, epoch,
@@ -174,10 +189,8 @@ class Trainer {
   // rank loads the same file. Returns the file's metadata.
   std::map<std::string, std::string> load_checkpoint(const std::string& path);
 
-  struct Impl;  // opaque: the device buffers of a training step
-
  private:
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<detail::TrainerState> impl_;
   TrainerOptions options_;
 };
 

@@ -11,8 +11,6 @@ template void launch_cuda<SoftmaxCrossEntropy>(const SoftmaxCrossEntropy&, cudaS
 template void launch_cuda<SgdUpdate>(const SgdUpdate&, cudaStream_t);
 template void launch_cuda<AdamUpdate>(const AdamUpdate&, cudaStream_t);
 template void launch_cuda<ClipByNorm>(const ClipByNorm&, cudaStream_t);
-template void launch_cuda<GatherRows>(const GatherRows&, cudaStream_t);
-template void launch_cuda<GatherOneHot>(const GatherOneHot&, cudaStream_t);
 template void launch_cuda<FirstNonFinite>(const FirstNonFinite&, cudaStream_t);
 template void launch_cuda<ScaleInPlace>(const ScaleInPlace&, cudaStream_t);
 

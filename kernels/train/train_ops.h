@@ -41,7 +41,7 @@ struct MseLossGrad {
 // (so the trainer's non-finite check stops the run) and a zero gradient row.
 struct SoftmaxCrossEntropy {
   const float* logits;   // [rows, classes]
-  const float* targets;  // [rows], class indices
+  const int32_t* targets;  // [rows], class ids
   float* grad;           // [rows, classes]
   float* row_loss;       // [rows]
   int64_t rows, classes;
@@ -50,9 +50,8 @@ struct SoftmaxCrossEntropy {
   ELMAN_HD void operator()(int64_t r) const {
     const float* z = logits + r * classes;
     float* g = grad + r * classes;
-    const float tf = targets[r];
-    const int64_t t = static_cast<int64_t>(tf);
-    if (!(tf >= 0.0f) || t >= classes || static_cast<float>(t) != tf) {
+    const int64_t t = targets[r];
+    if (t < 0 || t >= classes) {
       for (int64_t c = 0; c < classes; ++c) g[c] = 0.0f;
       row_loss[r] = NAN;
       return;
@@ -135,37 +134,6 @@ struct ClipByNorm {
   ELMAN_HD void operator()(int64_t i) const {
     const float coef = max_norm / (sqrtf(*norm_sq) + 1e-6f);
     if (coef < 1.0f) g[i] *= coef;
-  }
-};
-
-// dst[r, :] = src[order[first + r], :]: a mini-batch gathered on the device from the data set
-// and the epoch's shuffled order (indices stored as floats, exact below 2^24).
-struct GatherRows {
-  const float* src;    // [examples, row_size]
-  const float* order;  // [examples]
-  float* dst;          // [rows, row_size]
-  int64_t first, rows, row_size;
-  int64_t size() const { return rows * row_size; }
-  ELMAN_HD void operator()(int64_t i) const {
-    const int64_t r = i / row_size, c = i % row_size;
-    const int64_t e = static_cast<int64_t>(order[first + r]);
-    dst[i] = src[e * row_size + c];
-  }
-};
-
-// dst[r, t, k] = [tokens[order[first + r], t] == k]: one-hot inputs expanded on the device, so
-// the data set holds token ids only.
-struct GatherOneHot {
-  const float* tokens;  // [examples, steps]
-  const float* order;   // [examples]
-  float* dst;           // [rows, steps, classes]
-  int64_t first, rows, steps, classes;
-  int64_t size() const { return rows * steps * classes; }
-  ELMAN_HD void operator()(int64_t i) const {
-    const int64_t k = i % classes, rt = i / classes;
-    const int64_t t = rt % steps, r = rt / steps;
-    const int64_t e = static_cast<int64_t>(order[first + r]);
-    dst[i] = static_cast<int64_t>(tokens[e * steps + t]) == k ? 1.0f : 0.0f;
   }
 };
 

@@ -81,7 +81,7 @@ TEST(Loss, CrossEntropyValueAndGradient) {
   const auto z = random_floats(rows * classes, 3, 3.0);
   const std::vector<float> t = {0, 6, 3, 3, 1};
   const Tensor logits = Tensor::from_vector({rows, classes}, z);
-  const Tensor targets = Tensor::from_vector({rows}, t);
+  const IndexTensor targets = IndexTensor::from_vector({rows}, {0, 6, 3, 3, 1});
   CrossEntropyLoss loss;
   Tensor grad;
   Tensor sum = Tensor::zeros({1});
@@ -98,7 +98,7 @@ TEST(Loss, CrossEntropyIsStableForHugeLogits) {
   Context ctx;
   // exp(1000) overflows float: an unshifted softmax would give inf/inf = NaN.
   const Tensor logits = Tensor::from_vector({2, 3}, {1000.f, 0.f, -1000.f, 500.f, 502.f, 501.f});
-  const Tensor targets = Tensor::from_vector({2}, {0.f, 0.f});
+  const IndexTensor targets = IndexTensor::from_vector({2}, {0, 0});
   CrossEntropyLoss loss;
   const double v = loss.value(ctx, logits, targets);
   // Row 0: loss ~0; row 1: logsumexp(0, 2, 1) - 0 = 2.4076; mean 1.2038.
@@ -110,9 +110,10 @@ TEST(Loss, CrossEntropyBadTargetGivesNaN) {
   Context ctx;
   const Tensor logits = Tensor::from_vector({1, 3}, {0.f, 1.f, 2.f});
   CrossEntropyLoss loss;
-  EXPECT_TRUE(std::isnan(loss.value(ctx, logits, Tensor::from_vector({1}, {3.f}))));
-  EXPECT_TRUE(std::isnan(loss.value(ctx, logits, Tensor::from_vector({1}, {-1.f}))));
-  EXPECT_THROW(loss.value(ctx, logits, Tensor::from_vector({2}, {0.f, 1.f})), Error);
+  EXPECT_TRUE(std::isnan(loss.value(ctx, logits, IndexTensor::from_vector({1}, {3}))));
+  // A negative id cannot even be made: ids are refused where they are created.
+  EXPECT_THROW(IndexTensor::from_vector({1}, {-1}), Error);
+  EXPECT_THROW(loss.value(ctx, logits, IndexTensor::from_vector({2}, {0, 1})), Error);
 }
 
 TEST(Loss, ShapeMismatchIsAnError) {

@@ -2,7 +2,6 @@
 // without the model's parameters, a clip_norm that would silently disable clipping, class ids
 // outside the head's classes, and training checkpoints edited into impossible states.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cmath>
@@ -38,8 +37,8 @@ TEST(Misconfiguration, ClipNormMustBeOffOrPositiveFinite) {
   Model m(2, 4, 1, 1);
   Adam opt(m.ctx);
   train_test::add_model(opt, m);
-  for (float bad : {std::numeric_limits<float>::quiet_NaN(), -1.0f,
-                    std::numeric_limits<float>::infinity()}) {
+  for (float bad :
+       {std::numeric_limits<float>::quiet_NaN(), -1.0f, std::numeric_limits<float>::infinity()}) {
     TrainerOptions o;
     o.clip_norm = bad;
     EXPECT_ERROR_WITH(Trainer(m.rnn, m.fc, opt, o), "clip_norm");
@@ -58,14 +57,22 @@ TEST(Misconfiguration, CrossEntropyClassesOutOfRangeNameTheExample) {
   o.head = HeadMode::kEveryStep;
   Trainer tr(m.rnn, m.fc, opt, o);
   Dataset d = regression(4, 3, 2, 3, 1);
-  for (float& t : d.targets) t = 1.0f;
+  d.targets.clear();
+  d.target_ids.assign(4 * 3, 1);
   const std::vector<float> before = m.params();
-  for (float bad : {5.0f, 1.5f, -1.0f, 3.0f}) {
+  for (int64_t bad : {int64_t{5}, int64_t{3}, int64_t{1} << 40}) {
     Dataset b = d;
-    b.targets[7] = bad;  // example 2, step 1
+    b.target_ids[7] = bad;  // example 2, step 1
     EXPECT_ERROR_WITH(tr.fit(b, nullptr), "example 2, step 1");
     EXPECT_ERROR_WITH(tr.fit(b, nullptr), "0..2");
   }
+  Dataset negative = d;
+  negative.target_ids[7] = -1;
+  EXPECT_ERROR_WITH(tr.fit(negative, nullptr), "target id 7 is -1");
+  Dataset values = d;  // class ids are integers: values where ids belong are refused
+  values.target_ids.clear();
+  values.targets.assign(4 * 3, 1.0f);
+  EXPECT_ERROR_WITH(tr.fit(values, nullptr), "cross-entropy needs class ids");
   EXPECT_EQ(m.params(), before);  // refused before any step
   EXPECT_NO_THROW(tr.fit(d, nullptr));
 }

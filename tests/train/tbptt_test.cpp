@@ -238,11 +238,11 @@ TEST(TruncatedBptt, EpochLossIsTheMeanOverWholeSequences) {
   Dataset ce;  // one-hot characters, a class per step
   ce.seq_len = T;
   ce.input_size = 5;
-  ce.one_hot = true;
+  ce.tokens = true;
   ce.target_size = T;
   for (int64_t i = 0; i < 5 * T; ++i) {
-    ce.inputs.push_back(static_cast<float>((i * 3 + 1) % 5));
-    ce.targets.push_back(static_cast<float>((i * 7 + 2) % 3));
+    ce.input_ids.push_back((i * 3 + 1) % 5);
+    ce.target_ids.push_back((i * 7 + 2) % 3);
   }
   for (int64_t k : {1, 3}) {
     const double full_mse = untrained_loss(mse, LossType::kMSE, K, 0);

@@ -10,6 +10,10 @@ usage: torch_roundtrip.py ELMAN_CHECKPOINT OUT_DIR
    OUT_DIR/torch_model.safetensors, and writes its output on the same input to
    OUT_DIR/torch_own.json.
 The fixed input is x[b, t, i] = ((k % 7) - 3) * 0.25 with k the row-major index into [2, 5, I].
+
+A checkpoint holding "embedding.weight" is a TokenRNN instead (nn.Embedding + nn.RNN of as many
+layers as the file holds + nn.Linear on every step), run on the ids (k * 3 + 1) % V of [2, 5];
+the fresh one is TokenRNN(V, E, H, layers, K) after torch.manual_seed(123).
 """
 import json
 import struct
@@ -28,6 +32,19 @@ class RNNPyTorch(nn.Module):
     def forward(self, x):
         out, _ = self.rnn(x)
         return self.fc(out[:, -1, :])
+
+
+class TokenRNN(nn.Module):
+    def __init__(self, vocabulary, dim, hidden_size, num_layers, output_size):
+        super().__init__()
+        self.embedding = nn.Embedding(vocabulary, dim)
+        self.rnn = nn.RNN(input_size=dim, hidden_size=hidden_size, num_layers=num_layers,
+                          batch_first=True)
+        self.fc = nn.Linear(hidden_size, output_size)
+
+    def forward(self, ids):
+        out, _ = self.rnn(self.embedding(ids))
+        return self.fc(out)
 
 
 def read_safetensors(path):
@@ -72,25 +89,35 @@ def fixed_input(input_size):
     return torch.tensor([((k % 7) - 3) * 0.25 for k in range(n)]).reshape(2, 5, input_size)
 
 
+def both_ways(state, make, x, out_dir):
+    model = make()
+    model.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        y = model(x)
+    with open(out_dir + "/torch_on_elman.json", "w") as f:
+        json.dump(y.reshape(-1).tolist(), f)
+
+    torch.manual_seed(123)
+    own = make()
+    write_safetensors(out_dir + "/torch_model.safetensors", own.state_dict())
+    with torch.no_grad():
+        y = own(x)
+    with open(out_dir + "/torch_own.json", "w") as f:
+        json.dump(y.reshape(-1).tolist(), f)
+
+
 def main():
     ckpt, out_dir = sys.argv[1], sys.argv[2]
     state = read_safetensors(ckpt)
     hidden, inp = state["rnn.weight_ih_l0"].shape
     out = state["fc.weight"].shape[0]
-    model = RNNPyTorch(inp, hidden, out)
-    model.load_state_dict(state, strict=True)
-    with torch.no_grad():
-        y = model(fixed_input(inp))
-    with open(out_dir + "/torch_on_elman.json", "w") as f:
-        json.dump(y.reshape(-1).tolist(), f)
-
-    torch.manual_seed(123)
-    own = RNNPyTorch(inp, hidden, out)
-    write_safetensors(out_dir + "/torch_model.safetensors", own.state_dict())
-    with torch.no_grad():
-        y = own(fixed_input(inp))
-    with open(out_dir + "/torch_own.json", "w") as f:
-        json.dump(y.reshape(-1).tolist(), f)
+    if "embedding.weight" in state:
+        vocabulary, dim = state["embedding.weight"].shape
+        layers = sum(1 for name in state if name.startswith("rnn.weight_ih_l"))
+        ids = torch.tensor([(k * 3 + 1) % vocabulary for k in range(10)]).reshape(2, 5)
+        both_ways(state, lambda: TokenRNN(vocabulary, dim, hidden, layers, out), ids, out_dir)
+    else:
+        both_ways(state, lambda: RNNPyTorch(inp, hidden, out), fixed_input(inp), out_dir)
 
 
 if __name__ == "__main__":

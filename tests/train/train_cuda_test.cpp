@@ -27,8 +27,8 @@ TEST(TrainCuda, LossesMatchCpu) {
   ELMAN_SKIP_WITHOUT_CUDA();
   const int64_t rows = 64, classes = 33;
   const auto z = random_floats(rows * classes, 1, 4.0);
-  std::vector<float> t;
-  for (int64_t r = 0; r < rows; ++r) t.push_back(static_cast<float>((r * 13) % classes));
+  std::vector<int64_t> t;
+  for (int64_t r = 0; r < rows; ++r) t.push_back((r * 13) % classes);
   std::vector<float> results[2][2];  // [device][grad, loss]
   for (int d = 0; d < 2; ++d) {
     const Device dev = d == 0 ? Device::cpu() : Device::cuda(0);
@@ -37,7 +37,7 @@ TEST(TrainCuda, LossesMatchCpu) {
     MSELoss mse;
     Tensor grad, grad2, sum = Tensor::zeros({1}, dev);
     ce.forward_backward(ctx, Tensor::from_vector({rows, classes}, z, dev),
-                        Tensor::from_vector({rows}, t, dev), grad, &sum);
+                        IndexTensor::from_vector({rows}, t, dev), grad, &sum);
     mse.forward_backward(ctx, Tensor::from_vector({rows, classes}, z, dev),
                          Tensor::from_vector({rows, classes}, z, dev).view({rows, classes}), grad2,
                          &sum);
@@ -108,11 +108,11 @@ TEST(TrainCuda, TrainingRunMatchesCpu) {
     Dataset data;
     data.seq_len = 6;
     data.input_size = 5;
-    data.one_hot = true;
+    data.tokens = true;
     data.target_size = 6;
     for (int i = 0; i < 30 * 6; ++i) {
-      data.inputs.push_back(static_cast<float>((i * 3) % 5));
-      data.targets.push_back(static_cast<float>((i * 3 + 3) % 5));
+      data.input_ids.push_back((i * 3) % 5);
+      data.target_ids.push_back((i * 3 + 3) % 5);
     }
     for (const auto& r : tr.fit(data, nullptr).epochs) losses[d].push_back(r.train_loss);
     params[d] = rnn.flat_parameters().to_vector();

@@ -77,12 +77,11 @@ void check_step_gradient(HeadMode head, LossType loss, int64_t layers = 1,
   if (loss == LossType::kMSE) {
     d = regression(n, T, I, head == HeadMode::kLastStep ? K : T * K, 4);
   } else {
-    d.one_hot = true;
+    d.tokens = true;
     d.input_size = I;
     d.target_size = head == HeadMode::kLastStep ? 1 : T;
-    for (int64_t i = 0; i < n * T; ++i) d.inputs.push_back(static_cast<float>((i * 7 + 1) % I));
-    for (int64_t i = 0; i < n * d.target_size; ++i)
-      d.targets.push_back(static_cast<float>((i * 5 + 2) % K));
+    for (int64_t i = 0; i < n * T; ++i) d.input_ids.push_back((i * 7 + 1) % I);
+    for (int64_t i = 0; i < n * d.target_size; ++i) d.target_ids.push_back((i * 5 + 2) % K);
   }
   const std::vector<float> p0 = m.params();
   std::vector<double> fd(p0.size());
@@ -307,7 +306,10 @@ TEST(Data, WindowsAndCharSequences) {
   EXPECT_EQ(v.size(), 3);
   const Dataset c = make_char_sequences(v.encode("abcabca"), v.size(), 3, 0, 7);
   EXPECT_EQ(c.size(), 2);  // [a b c]->[b c a], [a b c]->[b c a]
-  EXPECT_EQ(c.targets, (std::vector<float>{1, 2, 0, 1, 2, 0}));
+  EXPECT_TRUE(c.tokens);
+  EXPECT_EQ(c.input_ids, (std::vector<int64_t>{0, 1, 2, 0, 1, 2}));
+  EXPECT_EQ(c.target_ids, (std::vector<int64_t>{1, 2, 0, 1, 2, 0}));
+  EXPECT_TRUE(c.targets.empty());
   EXPECT_THROW(v.id('z'), Error);
 }
 
