@@ -171,6 +171,29 @@ int64_t find_column(const std::vector<std::string>& header, const std::string& p
   return col;
 }
 
+// The column's values from `raw` (NaN: missing): the present ones, and with kInterpolate the
+// missing ones between two present values on the line between them.
+void fill_missing(const std::vector<double>& raw, MissingValues missing, CsvColumn& result) {
+  if (missing == MissingValues::kSkip) {
+    for (double v : raw)
+      if (!std::isnan(v)) result.values.push_back(v);
+    return;
+  }
+  int64_t prev = -1;
+  for (int64_t i = 0; i < static_cast<int64_t>(raw.size()); ++i) {
+    if (std::isnan(raw[i])) continue;
+    if (prev >= 0 && i - prev > 1) {
+      for (int64_t j = prev + 1; j < i; ++j) {
+        const double f = static_cast<double>(j - prev) / static_cast<double>(i - prev);
+        result.values.push_back(raw[prev] + f * (raw[i] - raw[prev]));
+        ++result.interpolated;
+      }
+    }
+    result.values.push_back(raw[i]);
+    prev = i;
+  }
+}
+
 }  // namespace
 
 CsvColumn read_csv_column(const std::string& path, const std::string& column,
@@ -215,25 +238,7 @@ CsvColumn read_csv_column(const std::string& path, const std::string& column,
     throw Error("read_csv_column: '" + path + "' has no values in column '" + column + "' (" +
                 std::to_string(result.rows) + " rows, all empty)");
 
-  if (missing == MissingValues::kSkip) {
-    for (double v : raw)
-      if (!std::isnan(v)) result.values.push_back(v);
-    return result;
-  }
-  // Linear interpolation between the previous and the next present value.
-  int64_t prev = -1;
-  for (int64_t i = 0; i < static_cast<int64_t>(raw.size()); ++i) {
-    if (std::isnan(raw[i])) continue;
-    if (prev >= 0 && i - prev > 1) {
-      for (int64_t j = prev + 1; j < i; ++j) {
-        const double f = static_cast<double>(j - prev) / static_cast<double>(i - prev);
-        result.values.push_back(raw[prev] + f * (raw[i] - raw[prev]));
-        ++result.interpolated;
-      }
-    }
-    result.values.push_back(raw[i]);
-    prev = i;
-  }
+  fill_missing(raw, missing, result);
   return result;
 }
 

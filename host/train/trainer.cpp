@@ -320,6 +320,31 @@ void write_epoch_checkpoint(TrainerState& m, const TrainerOptions& o, int64_t ep
   m.last_checkpoint_epoch = epoch;
 }
 
+// The one read-back of the epoch (it waits for the epoch's work to finish): both losses and
+// the fault slots; data parallel, then reduced over the ranks (fault_rank: whose fault it was).
+std::vector<float> read_epoch_sums(TrainerState& m, int64_t epoch, int& fault_rank) {
+  std::vector<float> sums;
+  detail::local_work(m, [&] { sums = m.loss_sums.to_vector(); });
+  fault_rank = 0;
+  if (m.comm->size() > 1) {
+    agree_on_failure(*m.comm, "Trainer::fit (epoch " + std::to_string(epoch) + ")",
+                     m.local_failure);
+    fault_rank = detail::reduce_epoch_sums(*m.comm, sums, detail::kFirstSlot);
+  }
+  return sums;
+}
+
+// A stopped run's result: the message and what it names.
+void record_stop(const TrainerState& m, const TrainerOptions& o, int64_t epoch, const Fault& f,
+                 int64_t steps, int fault_rank, FitResult& result) {
+  result.stopped = true;
+  result.message = fault_message(m, o, epoch, f, steps, fault_rank);
+  result.fault_epoch = epoch;
+  result.fault_step = static_cast<int64_t>(f.step);
+  result.fault_tensor = f.tensors.front();
+  result.fault_rank = fault_rank;
+}
+
 }  // namespace
 
 FitResult Trainer::fit(const Dataset& train, const Dataset* val,
@@ -345,16 +370,8 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
     });
     const int64_t steps = queue_epoch(m, o, fd, epoch);
 
-    // The one read-back of the epoch (it waits for the epoch's work to finish): both losses
-    // and the fault slots; data parallel, then reduced over the ranks.
-    std::vector<float> sums;
-    detail::local_work(m, [&] { sums = m.loss_sums.to_vector(); });
     int fault_rank = 0;
-    if (parallel) {
-      agree_on_failure(*m.comm, "Trainer::fit (epoch " + std::to_string(epoch) + ")",
-                       m.local_failure);
-      fault_rank = detail::reduce_epoch_sums(*m.comm, sums, detail::kFirstSlot);
-    }
+    const std::vector<float> sums = read_epoch_sums(m, epoch, fault_rank);
     EpochResult r;
     r.epoch = epoch;
     r.train_loss = sums[0];
@@ -375,12 +392,7 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
     }
     if (!fault.tensors.empty()) {
       m.epochs_done = epoch - 1;
-      result.stopped = true;
-      result.message = fault_message(m, o, epoch, fault, steps, fault_rank);
-      result.fault_epoch = epoch;
-      result.fault_step = static_cast<int64_t>(fault.step);
-      result.fault_tensor = fault.tensors.front();
-      result.fault_rank = fault_rank;
+      record_stop(m, o, epoch, fault, steps, fault_rank, result);
       break;
     }
     m.epochs_done = epoch;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/source_path.h"
+#include "tests/train/torch_roundtrip.h"
 #include "tests/train/train_test_util.h"
 
 namespace elman {
@@ -134,7 +135,7 @@ TEST(Checkpoint, NonFiniteValueIsRejected) {
 }
 
 TEST(Checkpoint, PyTorchRoundTripBothWays) {
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0)
+  if (!train_test::torch_available())
     GTEST_SKIP() << "/usr/bin/python3 has no torch (apt-get install python3-torch): the "
                     "PyTorch round trip is not checked";
   Model a(3, 6, 2, 11);
@@ -142,25 +143,19 @@ TEST(Checkpoint, PyTorchRoundTripBothWays) {
   fs::create_directories(dir);
   const std::string ckpt = (dir / "elman.safetensors").string();
   save_checkpoint(ckpt, a.rnn, a.fc);
-  const std::string cmd = "/usr/bin/python3 '" +
-                          test::source_path("tests/train/torch_roundtrip.py") + "' '" + ckpt +
-                          "' '" + dir.string() + "'";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  auto read_json = [&](const char* name) {
-    std::ifstream f(dir / name);
-    return nlohmann::json::parse(f).get<std::vector<float>>();
-  };
+  const train_test::TorchRoundTrip torch = train_test::run_torch_roundtrip(ckpt, dir);
+  ASSERT_TRUE(torch.ran);
   // 1. PyTorch loaded elman's file: same outputs as elman's own forward.
-  const auto mine = forward_fixed(a), theirs = read_json("torch_on_elman.json");
-  ASSERT_EQ(mine.size(), theirs.size());
+  const auto mine = forward_fixed(a);
+  ASSERT_EQ(mine.size(), torch.on_elman.size());
   for (size_t i = 0; i < mine.size(); ++i)
-    EXPECT_NEAR(mine[i], theirs[i], 1e-5) << i;  // float32 both sides, 5 steps, O(1) values
+    EXPECT_NEAR(mine[i], torch.on_elman[i], 1e-5) << i;  // float32 both sides, O(1) values
   // 2. elman loads PyTorch's file: the same outputs as PyTorch computed.
   Model b(3, 6, 2, 99);
-  load_checkpoint((dir / "torch_model.safetensors").string(), b.rnn, b.fc);
-  const auto got = forward_fixed(b), want = read_json("torch_own.json");
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
+  load_checkpoint(torch.own_checkpoint, b.rnn, b.fc);
+  const auto got = forward_fixed(b);
+  ASSERT_EQ(got.size(), torch.own.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], torch.own[i], 1e-5) << i;
 }
 
 }  // namespace

@@ -7,12 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 
-#include "tests/source_path.h"
+#include "tests/train/torch_roundtrip.h"
 #include "tests/train/train_test_util.h"
 
 namespace elman {
@@ -21,16 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 using train_test::random_floats;
 using train_test::rnn_options;
-
-#define EXPECT_ERROR_CONTAINS(stmt, needle)                                         \
-  do {                                                                              \
-    try {                                                                           \
-      stmt;                                                                         \
-      ADD_FAILURE() << "no error from " #stmt;                                      \
-    } catch (const Error& e) {                                                      \
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what(); \
-    }                                                                               \
-  } while (0)
 
 TEST(Embedding, ForwardPicksRowsForIdsOfAnyShape) {
   Context ctx;
@@ -84,22 +71,22 @@ TEST(Embedding, PaddingRowStartsAtZeroAndGetsNoGradient) {
 
 TEST(Embedding, MisuseIsRefusedByName) {
   Context ctx;
-  EXPECT_ERROR_CONTAINS(Embedding(ctx, 0, 3), "num_embeddings must be positive");
-  EXPECT_ERROR_CONTAINS(Embedding(ctx, 3, 0), "embedding_dim must be positive");
-  EXPECT_ERROR_CONTAINS(Embedding(ctx, 3, 2, 3), "padding_idx 3 is outside [-3, 3)");
+  EXPECT_ERROR_WITH(Embedding(ctx, 0, 3), "num_embeddings must be positive");
+  EXPECT_ERROR_WITH(Embedding(ctx, 3, 0), "embedding_dim must be positive");
+  EXPECT_ERROR_WITH(Embedding(ctx, 3, 2, 3), "padding_idx 3 is outside [-3, 3)");
   Embedding emb(ctx, 3, 2);
-  EXPECT_ERROR_CONTAINS(emb.forward(IndexTensor::from_vector({2}, {1, 3})),
-                        "id 3 at position 1 is out of range for 3 embeddings");
-  EXPECT_ERROR_CONTAINS(IndexTensor::from_vector({2}, {1, -2}), "value -2 at position 1");
-  EXPECT_ERROR_CONTAINS(IndexTensor::from_vector({3}, {1, 2}), "2 values given for shape [3]");
+  EXPECT_ERROR_WITH(emb.forward(IndexTensor::from_vector({2}, {1, 3})),
+                    "id 3 at position 1 is out of range for 3 embeddings");
+  EXPECT_ERROR_WITH(IndexTensor::from_vector({2}, {1, -2}), "value -2 at position 1");
+  EXPECT_ERROR_WITH(IndexTensor::from_vector({3}, {1, 2}), "2 values given for shape [3]");
   const IndexTensor ids = IndexTensor::from_vector({2}, {0, 1});
-  EXPECT_ERROR_CONTAINS(emb.backward(ids, Tensor::zeros({2, 3})), "expected [2, 2]");
+  EXPECT_ERROR_WITH(emb.backward(ids, Tensor::zeros({2, 3})), "expected [2, 2]");
   Tensor grads = emb.flat_grads();
-  EXPECT_ERROR_CONTAINS(emb.backward(ids, grads.view({2, 2})), "shares memory");
+  EXPECT_ERROR_WITH(emb.backward(ids, grads.view({2, 2})), "shares memory");
   Tensor out = emb.flat_parameters().view({2, 2});
-  EXPECT_ERROR_CONTAINS(emb.forward_into(ids, out), "shares memory");
+  EXPECT_ERROR_WITH(emb.forward_into(ids, out), "shares memory");
   Embedding moved = std::move(emb);
-  EXPECT_ERROR_CONTAINS(emb.forward(ids), "moved from");
+  EXPECT_ERROR_WITH(emb.forward(ids), "moved from");
   EXPECT_EQ(moved.forward(ids).shape(), (Shape{2, 2}));
 }
 
@@ -173,30 +160,17 @@ void check_embedding_step(HeadMode head, bool batch_first) {
   Trainer tr(m.emb, m.rnn, m.fc, opt, o);
   const Dataset d = token_data(n, T, V, K, head, 11);
   const std::vector<float> p0 = m.params();
-  std::vector<double> fd(p0.size());
-  const float h = 1e-2f;
-  for (size_t i = 0; i < p0.size(); ++i) {
-    std::vector<float> p = p0;
-    p[i] = p0[i] + h;
-    m.set_params(p);
-    const double lp = tr.evaluate(d);
-    p[i] = p0[i] - h;
-    m.set_params(p);
-    fd[i] = (lp - tr.evaluate(d)) / (2.0 * h);
-  }
-  m.set_params(p0);
-  ASSERT_FALSE(tr.fit(d, nullptr).stopped);
-  const std::vector<float> p1 = m.params();
-  double num = 0, den = 0;
-  for (size_t i = 0; i < p0.size(); ++i) {
-    // The loss does depend on the padding row, but PyTorch's padding_idx gives it no gradient.
-    if (i >= static_cast<size_t>(2 * E) && i < static_cast<size_t>(3 * E)) continue;
-    const double g = static_cast<double>(p0[i]) - p1[i];
-    num += (g - fd[i]) * (g - fd[i]);
-    den += fd[i] * fd[i];
-  }
+  std::vector<float> p1;
+  const double error = train_test::step_gradient_error(
+      p0, [&](const std::vector<float>& p) { m.set_params(p); }, [&] { return tr.evaluate(d); },
+      [&] {
+        EXPECT_FALSE(tr.fit(d, nullptr).stopped);
+        return p1 = m.params();
+      },
+      // The loss does depend on the padding row, but PyTorch's padding_idx gives it no gradient.
+      [&](size_t i) { return i >= static_cast<size_t>(2 * E) && i < static_cast<size_t>(3 * E); });
   // As the trainer's own check (trainer_test): float losses differenced over 2h.
-  EXPECT_LT(std::sqrt(num / den), 5e-3);
+  EXPECT_LT(error, 5e-3);
   for (int64_t c = 0; c < E; ++c) EXPECT_EQ(p1[2 * E + c], 0.0f) << "padding row moved";
   double moved = 0;
   for (int64_t i = 0; i < V * E; ++i) moved += std::fabs(p1[i] - p0[i]);
@@ -334,10 +308,10 @@ TEST(CheckpointEmbedding, RoundTripIsExactAndTheEmbeddingIsRequired) {
   EXPECT_EQ(a.params(), b.params());
   EXPECT_EQ(load_safetensors(path).at("embedding.weight").shape, (Shape{6, 3}));
   // A model without an embedding refuses the file, and the other way round, by name.
-  EXPECT_ERROR_CONTAINS(load_checkpoint(path, b.rnn, b.fc), "unexpected embedding.weight");
+  EXPECT_ERROR_WITH(load_checkpoint(path, b.rnn, b.fc), "unexpected embedding.weight");
   const std::string plain = temp_path("plain.safetensors");
   save_checkpoint(plain, a.rnn, a.fc);
-  EXPECT_ERROR_CONTAINS(load_checkpoint(plain, b.emb, b.rnn, b.fc), "missing embedding.weight");
+  EXPECT_ERROR_WITH(load_checkpoint(plain, b.emb, b.rnn, b.fc), "missing embedding.weight");
   EXPECT_EQ(a.params(), b.params());  // refused loads change nothing
 }
 
@@ -353,7 +327,7 @@ std::vector<float> forward_tokens(TokenModel& m) {
 }
 
 TEST(CheckpointEmbedding, PyTorchRoundTripBothWays) {
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0)
+  if (!train_test::torch_available())
     GTEST_SKIP() << "/usr/bin/python3 has no torch (apt-get install python3-torch): the "
                     "PyTorch round trip is not checked";
   TokenModel a(7, 3, rnn_options(3, 5, 2), 7, 4);
@@ -361,22 +335,16 @@ TEST(CheckpointEmbedding, PyTorchRoundTripBothWays) {
   fs::create_directories(dir);
   const std::string ckpt = (dir / "elman.safetensors").string();
   save_checkpoint(ckpt, a.emb, a.rnn, a.fc);
-  const std::string cmd = "/usr/bin/python3 '" +
-                          test::source_path("tests/train/torch_roundtrip.py") + "' '" + ckpt +
-                          "' '" + dir.string() + "'";
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  auto read_json = [&](const char* name) {
-    std::ifstream f(dir / name);
-    return nlohmann::json::parse(f).get<std::vector<float>>();
-  };
-  const auto mine = forward_tokens(a), theirs = read_json("torch_on_elman.json");
-  ASSERT_EQ(mine.size(), theirs.size());
-  for (size_t i = 0; i < mine.size(); ++i) EXPECT_NEAR(mine[i], theirs[i], 1e-5) << i;
+  const train_test::TorchRoundTrip torch = train_test::run_torch_roundtrip(ckpt, dir);
+  ASSERT_TRUE(torch.ran);
+  const auto mine = forward_tokens(a);
+  ASSERT_EQ(mine.size(), torch.on_elman.size());
+  for (size_t i = 0; i < mine.size(); ++i) EXPECT_NEAR(mine[i], torch.on_elman[i], 1e-5) << i;
   TokenModel b(7, 3, rnn_options(3, 5, 2), 7, 99);
-  load_checkpoint((dir / "torch_model.safetensors").string(), b.emb, b.rnn, b.fc);
-  const auto got = forward_tokens(b), want = read_json("torch_own.json");
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
+  load_checkpoint(torch.own_checkpoint, b.emb, b.rnn, b.fc);
+  const auto got = forward_tokens(b);
+  ASSERT_EQ(got.size(), torch.own.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], torch.own[i], 1e-5) << i;
 }
 
 }  // namespace

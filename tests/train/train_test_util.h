@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -91,6 +92,35 @@ struct Model {
         Tensor::from_vector(fc_params.shape(), std::vector<float>(p.begin() + n, p.end())));
   }
 };
+
+// One full-batch SGD step with lr 1 moves the parameters from p0 to p1 by -grad: the relative
+// error sqrt(sum (g - fd)^2 / sum fd^2) of g = p0 - p1 against central differences (h = 1e-2)
+// of `loss` (set_params moves the model to a point). Parameters where skip(i) are left out.
+template <typename SetParams, typename Loss, typename Step>
+double step_gradient_error(const std::vector<float>& p0, SetParams set_params, Loss loss, Step step,
+                           const std::function<bool(size_t)>& skip = {}) {
+  std::vector<double> fd(p0.size());
+  const float h = 1e-2f;
+  for (size_t i = 0; i < p0.size(); ++i) {
+    std::vector<float> p = p0;
+    p[i] = p0[i] + h;
+    set_params(p);
+    const double lp = loss();
+    p[i] = p0[i] - h;
+    set_params(p);
+    fd[i] = (lp - loss()) / (2.0 * h);
+  }
+  set_params(p0);
+  const std::vector<float> p1 = step();
+  double num = 0, den = 0;
+  for (size_t i = 0; i < p0.size(); ++i) {
+    if (skip && skip(i)) continue;
+    const double g = static_cast<double>(p0[i]) - p1[i];
+    num += (g - fd[i]) * (g - fd[i]);
+    den += fd[i] * fd[i];
+  }
+  return std::sqrt(num / den);
+}
 
 // Gives `opt` the model's parameters and gradients: rnn's as group 0, fc's as group 1.
 inline void add_model(Optimizer& opt, Model& m) {
