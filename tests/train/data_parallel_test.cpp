@@ -182,6 +182,52 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"sgd_tbptt_every_step", 16, 4, 3, HeadMode::kEveryStep, Opt::kSgd, 0.0f, 1e-5}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
+// With an embedding: its gradient is exchanged and its weight broadcast like the others'.
+TEST(DataParallelEmbedding, MatchesOneProcess) {
+  const int64_t n = 19, T = 6, V = 5, E = 3, H = 6;
+  Dataset d;
+  d.seq_len = T;
+  d.input_size = V;
+  d.tokens = true;
+  d.target_size = T;
+  for (int64_t i = 0; i < n * T; ++i) {
+    d.input_ids.push_back((i * 3 + 1) % V);
+    d.target_ids.push_back((i * 2 + 3) % V);
+  }
+  TrainerOptions o;
+  o.epochs = 2;
+  o.batch_size = 4;
+  o.seed = 5;
+  o.head = HeadMode::kEveryStep;
+  o.loss = LossType::kCrossEntropy;
+  auto train = [&](Communicator* comm, uint64_t embedding_seed) {
+    Context ctx;
+    Embedding emb(ctx, V, E, std::nullopt, embedding_seed);
+    RNN rnn(ctx, train_test::rnn_options(E, H), 7);
+    Linear fc(ctx, H, V, 8);
+    SGD opt(ctx, SGDOptions{0.1f});
+    opt.add_parameters(emb.flat_parameters(), emb.flat_grads());
+    opt.add_parameters(rnn.flat_parameters(), rnn.flat_grads());
+    opt.add_parameters(fc.flat_parameters(), fc.flat_grads());
+    TrainerOptions to = o;
+    to.communicator = comm;
+    Trainer tr(emb, rnn, fc, opt, to);
+    const FitResult r = tr.fit(d, nullptr);
+    EXPECT_FALSE(r.stopped) << r.message;
+    std::vector<float> p = emb.flat_parameters().to_vector();
+    for (const Tensor& t : {rnn.flat_parameters(), fc.flat_parameters()}) {
+      const auto v = t.to_vector();
+      p.insert(p.end(), v.begin(), v.end());
+    }
+    return p;
+  };
+  const std::vector<float> one = train(nullptr, 3);
+  // The other ranks start from another embedding: rank 0's is broadcast over it.
+  const std::vector<float> dp = train(world, world->rank() == 0 ? 3 : 4);
+  EXPECT_LE(rel_error(dp, one), 1e-5);
+  EXPECT_TRUE(same_on_every_rank(dp));
+}
+
 TEST(DataParallelResume, ATwoRankCheckpointResumesExactly) {
   const std::string dir = shared_folder("resume");
   const Dataset train = regression(19, 6, 2, 1, 21);
