@@ -13,7 +13,7 @@
 #include "host/index_buffer.h"
 #include "kernels/batch_ops.h"
 #include "kernels/cuda_api.h"
-#include "kernels/layout_ops.h"
+#include "kernels/copy_ops.h"
 #include "kernels/recurrence_plan.h"
 #include "kernels/step_ops.h"
 

@@ -4,7 +4,7 @@
 #include "kernels/cuda_api.h"
 #include "kernels/cuda_check.cuh"
 #include "kernels/launch.cuh"
-#include "kernels/layout_ops.h"
+#include "kernels/copy_ops.h"
 
 namespace elman::detail {
 

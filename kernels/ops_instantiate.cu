@@ -1,9 +1,9 @@
 // The one place each functor op is compiled for the GPU: an explicit instantiation of the
 // generic launcher per op type. Adding an op means adding its line here.
 #include "kernels/batch_ops.h"
+#include "kernels/copy_ops.h"
 #include "kernels/dropout_ops.h"
 #include "kernels/launch.cuh"
-#include "kernels/layout_ops.h"
 #include "kernels/step_ops.h"
 
 namespace elman::detail {
@@ -12,8 +12,6 @@ template void launch_cuda<ForwardStep>(const ForwardStep&, cudaStream_t);
 template void launch_cuda<BackwardStep>(const BackwardStep&, cudaStream_t);
 template void launch_cuda<Fill>(const Fill&, cudaStream_t);
 template void launch_cuda<CopyRows>(const CopyRows&, cudaStream_t);
-template void launch_cuda<SwapLeadingDims>(const SwapLeadingDims&, cudaStream_t);
-template void launch_cuda<Axpy>(const Axpy&, cudaStream_t);
 template void launch_cuda<GatherSequences>(const GatherSequences&, cudaStream_t);
 template void launch_cuda<ScatterSequences>(const ScatterSequences&, cudaStream_t);
 template void launch_cuda<PermuteRows>(const PermuteRows&, cudaStream_t);

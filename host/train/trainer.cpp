@@ -19,7 +19,7 @@
 #include "host/param_layout.h"
 #include "host/train/checkpoint_internal.h"
 #include "host/train/data_parallel.h"
-#include "kernels/layout_ops.h"
+#include "kernels/copy_ops.h"
 #include "kernels/train/train_ops.h"
 
 namespace elman {
