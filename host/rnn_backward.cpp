@@ -40,8 +40,8 @@ Upstream upstream_gradients(Backend& be, const RNNOptions& o, const detail::Devi
     u.dy = z.data();
   } else if (batch.needs_gather(o.batch_first)) {
     Tensor z = detail::ensure_buffer(dy_buffer, {T, B, DH}, be);
-    detail::run(be, detail::GatherSequences{grad_output.data(), z.data(), T, B, DH, batch.perm,
-                                            batch.lengths, o.batch_first});
+    detail::run(be, detail::ReorderSequences{grad_output.data(), z.data(), T, B, DH, batch.perm,
+                                             batch.lengths, o.batch_first, true});
     u.dy = z.data();
   }
   if (u.gh && batch.perm) {
@@ -259,8 +259,8 @@ void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output,
   }
   if (rearrange_dx)
     detail::run(be,
-                detail::ScatterSequences{dx_layer0, result.grad_input.data(), T, B, o.input_size,
-                                         batch.perm, batch.lengths, o.batch_first});
+                detail::ReorderSequences{dx_layer0, result.grad_input.data(), T, B, o.input_size,
+                                         batch.perm, batch.lengths, o.batch_first, false});
 }
 
 }  // namespace elman

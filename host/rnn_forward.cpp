@@ -39,8 +39,8 @@ Tensor internal_input(Backend& be, const RNNOptions& o, const Tensor& input,
   if (!batch.needs_gather(o.batch_first)) return input;
   const int64_t T = batch.plan.seq_len, B = batch.plan.batch;
   Tensor x = detail::ensure_buffer(buffer, {T, B, o.input_size}, be);
-  detail::run(be, detail::GatherSequences{input.data(), x.data(), T, B, o.input_size, batch.perm,
-                                          batch.lengths, o.batch_first});
+  detail::run(be, detail::ReorderSequences{input.data(), x.data(), T, B, o.input_size, batch.perm,
+                                           batch.lengths, o.batch_first, true});
   return x;
 }
 
@@ -121,9 +121,9 @@ void run_layers(Backend& be, const RNNOptions& o, Algorithm algorithm,
 void store_output(Backend& be, const RNNOptions& o, const float* last, Tensor& output,
                   const detail::DeviceBatch& batch) {
   const int64_t DH = o.num_directions() * o.hidden_size;
-  detail::run(
-      be, detail::ScatterSequences{last, output.data(), batch.plan.seq_len, batch.plan.batch, DH,
-                                   batch.perm, batch.lengths, o.batch_first});
+  detail::run(be, detail::ReorderSequences{last, output.data(), batch.plan.seq_len,
+                                           batch.plan.batch, DH, batch.perm, batch.lengths,
+                                           o.batch_first, false});
 }
 
 // The aliasing rule (include/elman/rnn.h) for a forward's results; returns whether h_n is h0
