@@ -50,7 +50,7 @@ void RNNOptions::validate() const {
                 std::to_string(static_cast<int>(nonlinearity)));
 }
 
-RNNCache::RNNCache() : state_(std::make_unique<State>()) {}
+RNNCache::RNNCache() : state_(std::make_unique<detail::CacheState>()) {}
 RNNCache::~RNNCache() = default;
 RNNCache::RNNCache(RNNCache&&) noexcept = default;
 RNNCache& RNNCache::operator=(RNNCache&&) noexcept = default;
@@ -99,7 +99,7 @@ RNN::RNN(const Context& ctx, const RNNOptions& options, uint64_t seed) try
 RNN::~RNN() = default;
 
 void RNN::set_algorithm(Algorithm algorithm) {
-  detail::resolve_algorithm("RNN::set_algorithm", algorithm, ctx_.backend());  // throws if unusable
+  detail::resolve_algorithm("RNN::set_algorithm", algorithm, detail::backend_of(ctx_));  // throws if unusable
   algorithm_ = algorithm;
 }
 
@@ -110,7 +110,7 @@ void RNN::set_dropout_state(uint64_t seed, uint64_t calls) {
 }
 
 Algorithm RNN::resolved_algorithm() const {
-  return detail::resolve_algorithm("RNN::resolved_algorithm", algorithm_, ctx_.backend());
+  return detail::resolve_algorithm("RNN::resolved_algorithm", algorithm_, detail::backend_of(ctx_));
 }
 RNN::RNN(RNN&&) noexcept = default;
 
@@ -152,7 +152,7 @@ void RNN::zero_grad() {
   check_usable("RNN::zero_grad");
   Tensor grads = flat_grads_;
   grads.mark_modified();
-  detail::run(ctx_.backend(), detail::Fill{grads.data(), grads.numel(), 0.0f});
+  detail::run(detail::backend_of(ctx_), detail::Fill{grads.data(), grads.numel(), 0.0f});
 }
 
 }  // namespace elman

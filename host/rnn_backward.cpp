@@ -94,7 +94,7 @@ void weight_gradients(Backend& be, const RNNOptions& o, const detail::DeviceBatc
 }
 
 // What backward reads by reference (the input, the weights) must be what forward_train saw.
-void check_unchanged_since_forward(const RNNCache::State& st, const Tensor& params) {
+void check_unchanged_since_forward(const detail::CacheState& st, const Tensor& params) {
   if (st.input.version() != st.input_version)
     throw Error("RNN::backward: input was written after forward_train (its version is " +
                 std::to_string(st.input.version()) + ", forward_train saw " +
@@ -109,7 +109,7 @@ void check_unchanged_since_forward(const RNNCache::State& st, const Tensor& para
 }
 
 // The aliasing rule (include/elman/rnn.h) for backward's results.
-void check_backward_results(const RNNCache::State& st, const Tensor& grad_output,
+void check_backward_results(const detail::CacheState& st, const Tensor& grad_output,
                             const Tensor& grad_h_n, const RNNInputGrads& result,
                             const Shape& state_shape, Device device, const Tensor& params,
                             const Tensor& grads) {
@@ -154,7 +154,7 @@ void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output,
                            const Tensor& grad_h_n, RNNInputGrads& result) {
   constexpr const char* kCall = "RNN::backward";
   if (!cache.valid()) throw Error("RNN::backward: the cache holds no forward_train result");
-  const RNNCache::State& st = cache.state();
+  const detail::CacheState& st = cache.state();
   if (st.owner != id_)
     throw Error("RNN::backward: the cache was filled by another model's forward_train");
   check_unchanged_since_forward(st, flat_params_);
@@ -169,7 +169,7 @@ void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output,
   check_backward_results(st, grad_output, grad_h_n, result, detail::state_shape(options_, dims),
                          device, flat_params_, flat_grads_);
 
-  detail::Backend& be = ctx_.backend();
+  detail::Backend& be = detail::backend_of(ctx_);
   Workspace& ws = *workspace_;
   const RNNOptions& o = options_;
   const Algorithm algorithm = resolved_algorithm();

@@ -182,7 +182,7 @@ void RNN::forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result,
       check_forward_results(kCall, input, h0, result, detail::output_shape(options_, dims),
                             detail::state_shape(options_, dims), device, flat_params_, flat_grads_);
   detail::BatchPlan plan = detail::make_batch_plan(kCall, lengths, dims.seq_len, dims.batch);
-  Backend& be = ctx_.backend();
+  Backend& be = detail::backend_of(ctx_);
   Workspace& ws = *workspace_;
   prepare_batch(be, ws.batch, std::move(plan));
   detail::ensure_result(result.output, detail::output_shape(options_, dims), device);
@@ -223,9 +223,9 @@ void RNN::forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& ca
   check_forward_results(kCall, input, h0, result, detail::output_shape(options_, dims),
                         detail::state_shape(options_, dims), device, flat_params_, flat_grads_);
   detail::BatchPlan plan = detail::make_batch_plan(kCall, lengths, dims.seq_len, dims.batch);
-  Backend& be = ctx_.backend();
+  Backend& be = detail::backend_of(ctx_);
   Workspace& ws = *workspace_;
-  RNNCache::State& st = cache.state();
+  detail::CacheState& st = cache.state();
   st.valid = false;  // from here on the cache is rewritten
   st.unbatched = false;
   prepare_batch(be, st.batch, std::move(plan));

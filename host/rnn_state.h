@@ -1,5 +1,5 @@
 // The internal state behind elman::RNN: its scratch buffers and what a training forward saves
-// (RNNCache::State). Shapes are stated once here; orchestration indexes them as stated.
+// (detail::CacheState, behind RNNCache). Shapes are stated once here; orchestration indexes them as stated.
 // "Internal order": time-major, sequences sorted longest first (host/batch_plan.h).
 #pragma once
 
@@ -53,7 +53,9 @@ struct RNN::Workspace {
   Tensor step_pre;    // [B, H]: one layer's pre-activation
 };
 
-struct RNNCache::State {
+namespace detail {
+// What a training forward saves for backward (the state behind an RNNCache).
+struct CacheState {
   uint64_t owner = 0;  // RNN::id_ of the model whose forward_train filled this cache (0: none)
   bool valid = false;
   bool unbatched = false;  // filled from [T, I] input: backward takes and returns unbatched
@@ -72,5 +74,6 @@ struct RNNCache::State {
   detail::DropoutStream dropout;
   std::vector<Tensor> dropped;
 };
+}  // namespace detail
 
 }  // namespace elman

@@ -62,7 +62,7 @@ void RNN::step_into(const Tensor& x_t, const Tensor& state, RNNOutput& result) {
 
   // The new state goes to scratch first: result.h_n may be the old state, which every layer's
   // recurrent product still reads.
-  detail::Backend& be = ctx_.backend();
+  detail::Backend& be = detail::backend_of(ctx_);
   Workspace& ws = *workspace_;
   detail::StepRecurrence r;
   r.params = std::as_const(flat_params_).data();

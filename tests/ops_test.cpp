@@ -41,7 +41,7 @@ class Ops : public ::testing::TestWithParam<std::tuple<Where, Form>> {
     if (std::get<1>(GetParam()) == Form::kFlatIndex && where() == Where::kCPU) {
       for (int64_t i = 0; i < op.size(); ++i) op(i);
     } else {
-      detail::run(ctx_->backend(), op);
+      detail::run(detail::backend_of(*ctx_), op);
     }
     ctx_->synchronize();
   }
@@ -202,7 +202,7 @@ TEST_P(Ops, GemmMatchesNaiveColumnMajor) {
         }
       const Tensor a_t = on_device({lda * cols_a}, a), b_t = on_device({ldb * cols_b}, b);
       Tensor c_t = on_device({ldc * n}, c0);
-      ctx_->backend().gemm(ta, tb, m, n, k, alpha, a_t.data(), lda, b_t.data(), ldb, beta,
+      detail::backend_of(*ctx_).gemm(ta, tb, m, n, k, alpha, a_t.data(), lda, b_t.data(), ldb, beta,
                            c_t.data(), ldc);
       ctx_->synchronize();
       // float GEMM of length-4 dot products vs double: ~1e-7 relative; TF32 is not used here.

@@ -116,9 +116,9 @@ inline std::string skip_reason(const Where& w) {
 inline Context make_context(const Where& w) {
   Context ctx(device_of(w));
   if (!w.simulated.empty())
-    static_cast<detail::CpuBackend&>(ctx.backend()).set_simulated_gpu(simulated_gpu(w.simulated));
+    static_cast<detail::CpuBackend&>(detail::backend_of(ctx)).set_simulated_gpu(simulated_gpu(w.simulated));
   if (!w.kernels.empty()) {
-    auto& cpu = static_cast<detail::CpuBackend&>(ctx.backend());
+    auto& cpu = static_cast<detail::CpuBackend&>(detail::backend_of(ctx));
     cpu.set_kernels(*kernels_of(w));
     if (w.threads > 0) {  // exactly w.threads, on every shape, however busy the machine
       ctx.set_num_threads(w.threads);

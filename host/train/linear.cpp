@@ -91,7 +91,7 @@ void Linear::zero_grad() {
   check_usable("Linear::zero_grad");
   Tensor grads = flat_grads_;
   grads.mark_modified();
-  detail::run(ctx_.backend(), detail::Fill{grads.data(), grads.numel(), 0.0f});
+  detail::run(detail::backend_of(ctx_), detail::Fill{grads.data(), grads.numel(), 0.0f});
 }
 
 namespace {
@@ -122,7 +122,7 @@ void Linear::forward_into(const Tensor& x, Tensor& y) {
                             {"the layer's gradients", flat_grads_}});
   detail::ensure_result(y, {n, out_}, device);
   if (n == 0) return;
-  detail::Backend& be = ctx_.backend();
+  detail::Backend& be = detail::backend_of(ctx_);
   detail::run(be, detail::BroadcastRows{bias_.data(), y.data(), n, out_});
   // y^T (out x n) += W (out x in, stored column-major as in x out) x^T (in x n).
   be.gemm(Trans::kT, Trans::kN, out_, n, in_, 1.0f, weight_.data(), in_, x.data(), in_, 1.0f,
@@ -155,7 +155,7 @@ void Linear::backward_into(const Tensor& x, const Tensor& grad_y, Tensor* grad_x
   Tensor grads = flat_grads_;  // accumulated into: a write (Tensor::version())
   grads.mark_modified();
   if (n == 0) return;
-  detail::Backend& be = ctx_.backend();
+  detail::Backend& be = detail::backend_of(ctx_);
   if (!ones_.defined() || ones_.device() != device || ones_.numel() < n) {
     ones_ = Tensor::empty({n}, device);  // filled once per size, not per call
     detail::run(be, detail::Fill{ones_.data(), n, 1.0f});

@@ -73,7 +73,7 @@ void MSELoss::forward_backward(Context& ctx, const Tensor& pred, const Tensor& t
   detail::ensure_result(grad_pred, pred.shape(), device);
   const int64_t n = pred.numel();
   if (n == 0) return;
-  detail::Backend& be = ctx.backend();
+  detail::Backend& be = detail::backend_of(ctx);
   Tensor sq = detail::ensure_buffer(sq_, {n}, device);
   detail::run(be, detail::MseLossGrad{pred.data(), target.data(), grad_pred.data(), sq.data(), n,
                                       2.0f / static_cast<float>(n)});
@@ -82,7 +82,7 @@ void MSELoss::forward_backward(Context& ctx, const Tensor& pred, const Tensor& t
 
 double MSELoss::value(Context& ctx, const Tensor& pred, const Tensor& target) {
   detail::ensure_result(sum_scratch_, {1}, ctx.device());
-  detail::run(ctx.backend(), detail::Fill{sum_scratch_.data(), 1, 0.0f});
+  detail::run(detail::backend_of(ctx), detail::Fill{sum_scratch_.data(), 1, 0.0f});
   forward_backward(ctx, pred, target, grad_scratch_, &sum_scratch_);
   return read_back(ctx, sum_scratch_);
 }
@@ -105,7 +105,7 @@ void CrossEntropyLoss::forward_backward(Context& ctx, const Tensor& logits, cons
                      {"logits", logits}, {"targets", targets}, loss_sum);
   detail::ensure_result(grad_logits, logits.shape(), device);
   if (rows == 0) return;
-  detail::Backend& be = ctx.backend();
+  detail::Backend& be = detail::backend_of(ctx);
   Tensor row_loss = detail::ensure_buffer(row_loss_, {rows}, device);
   detail::run(be, detail::SoftmaxCrossEntropy{logits.data(), targets.data(), grad_logits.data(),
                                               row_loss.data(), rows, classes,
@@ -116,7 +116,7 @@ void CrossEntropyLoss::forward_backward(Context& ctx, const Tensor& logits, cons
 
 double CrossEntropyLoss::value(Context& ctx, const Tensor& logits, const Tensor& targets) {
   detail::ensure_result(sum_scratch_, {1}, ctx.device());
-  detail::run(ctx.backend(), detail::Fill{sum_scratch_.data(), 1, 0.0f});
+  detail::run(detail::backend_of(ctx), detail::Fill{sum_scratch_.data(), 1, 0.0f});
   forward_backward(ctx, logits, targets, grad_scratch_, &sum_scratch_);
   return read_back(ctx, sum_scratch_);
 }

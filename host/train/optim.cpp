@@ -91,7 +91,7 @@ void Optimizer::step() {
 void Optimizer::zero_grad() {
   for (Group& g : groups_) {
     g.grads.mark_modified();
-    detail::run(ctx_.backend(), detail::Fill{g.grads.data(), g.grads.numel(), 0.0f});
+    detail::run(detail::backend_of(ctx_), detail::Fill{g.grads.data(), g.grads.numel(), 0.0f});
   }
 }
 
@@ -105,7 +105,7 @@ SGD::SGD(const Context& ctx, const SGDOptions& o) : Optimizer(ctx, o.lr), option
 }
 
 void SGD::update(Group& g) {
-  detail::run(ctx_.backend(),
+  detail::run(detail::backend_of(ctx_),
               detail::SgdUpdate{g.params.data(), g.grads.data(),
                                 g.state[0].defined() ? g.state[0].data() : nullptr,
                                 g.params.numel(), lr_, options_.momentum, options_.dampening,
@@ -130,7 +130,7 @@ void Adam::update(Group& g) {
   const double bc1 = 1.0 - std::pow(static_cast<double>(options_.beta1), t);
   const double bc2 = 1.0 - std::pow(static_cast<double>(options_.beta2), t);
   detail::run(
-      ctx_.backend(),
+      detail::backend_of(ctx_),
       detail::AdamUpdate{g.params.data(), g.grads.data(), g.state[0].data(), g.state[1].data(),
                          g.params.numel(), lr_, options_.beta1, options_.beta2, options_.eps,
                          options_.weight_decay, decoupled_, static_cast<float>(lr_ / bc1),
@@ -147,7 +147,7 @@ GradNormClipper::GradNormClipper(const Context& ctx, float max_norm)
 }
 
 void GradNormClipper::clip(const std::vector<Tensor>& grads) {
-  detail::Backend& be = ctx_.backend();
+  detail::Backend& be = detail::backend_of(ctx_);
   const Device device = ctx_.device();
   for (const Tensor& g : grads)
     if (!g.defined() || g.device() != device)

@@ -235,7 +235,7 @@ namespace {
 void pass(Trainer::Impl& m, const TrainerOptions& o, const Tensor& x, const Tensor& h0,
           const Tensor& y, bool with_loss, bool train, float weight, Tensor& loss_sum,
           RNNOutput& out, RNNInputGrads& in_grads) {
-  detail::Backend& be = m.ctx->backend();
+  detail::Backend& be = detail::backend_of(*m.ctx);
   RNN& rnn = *m.rnn;
   Linear& head = *m.head;
   const int64_t b = x.shape()[0], n = x.shape()[1];
@@ -313,7 +313,7 @@ void inject_fault(Trainer::Impl& m, const TrainerOptions& o) {
     throw Error("injected test fault (TrainerOptions::inject_fault) at optimizer step " +
                 std::to_string(global_step));
   Tensor g = m.rnn->flat_grads();
-  detail::run(m.ctx->backend(),
+  detail::run(detail::backend_of(*m.ctx),
               detail::Fill{g.data(), g.numel(), std::numeric_limits<float>::quiet_NaN()});
 }
 
@@ -323,14 +323,14 @@ void weight_by_share(Trainer::Impl& m) {
   if (m.grad_share == 1.0f) return;
   Tensor rnn_grads = m.rnn->flat_grads(), head_grads = m.head->flat_grads();
   for (Tensor* g : {&rnn_grads, &head_grads})
-    detail::run(m.ctx->backend(), detail::ScaleInPlace{g->data(), g->numel(), m.grad_share});
+    detail::run(detail::backend_of(*m.ctx), detail::ScaleInPlace{g->data(), g->numel(), m.grad_share});
 }
 
 // After a training pass: the fault checks of optimizer step `++step` (gradients and the loss
 // sum, recorded on the device), data parallel the agreement and the gradient exchange,
 // clipping, the optimizer step and zero_grad.
 void finish_step(Trainer::Impl& m, const TrainerOptions& o, int64_t& step) {
-  detail::Backend& be = m.ctx->backend();
+  detail::Backend& be = detail::backend_of(*m.ctx);
   const float s = static_cast<float>(++step);
   const bool parallel = m.comm->size() > 1;
   local_work(m, [&] {
@@ -365,7 +365,7 @@ void finish_step(Trainer::Impl& m, const TrainerOptions& o, int64_t& step) {
 void run_batch(Trainer::Impl& m, const TrainerOptions& o, const Dataset& d, const DeviceData& dd,
                const float* order, int64_t first, int64_t b, bool train, float weight,
                Tensor& loss_sum, RNNOutput& out, RNNInputGrads& in_grads, int64_t* step) {
-  detail::Backend& be = m.ctx->backend();
+  detail::Backend& be = detail::backend_of(*m.ctx);
   const int64_t T = m.T, I = m.I;
   // Data parallel, a rank may hold no example of a short batch (b == 0): it does no local work
   // but takes part in every step's exchange, with a zero gradient.
@@ -532,7 +532,7 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
   const bool parallel = comm.size() > 1;
   m.local_failure.clear();
   const Device dev = m.ctx->device();
-  detail::Backend& be = m.ctx->backend();
+  detail::Backend& be = detail::backend_of(*m.ctx);
   // Data parallel: each rank takes a shard of every global batch of global_B examples.
   const int64_t global_B = std::min(o.batch_size, train.size());
   DeviceData dtrain, dval;
@@ -848,7 +848,7 @@ double Trainer::evaluate(const Dataset& data) {
   size_buffers(m, options_, data, std::min(options_.batch_size, dd.n));
   const Tensor order = identity_order(dd.n, dev);
   Tensor sum = m.loss_sums.view({1}, 1);
-  detail::run(m.ctx->backend(), detail::Fill{sum.data(), 1, 0.0f});
+  detail::run(detail::backend_of(*m.ctx), detail::Fill{sum.data(), 1, 0.0f});
   evaluate_queued(m, options_, data, dd, order, sum, 0, dd.n);
   return sum.to_vector()[0];
 }

@@ -12,6 +12,10 @@
 
 namespace elman {
 
+namespace detail {
+struct CacheState;  // host/rnn_state.h
+}
+
 enum class Nonlinearity { kTanh, kReLU };
 std::string nonlinearity_name(Nonlinearity n);             // "tanh", "relu"
 Nonlinearity parse_nonlinearity(const std::string& name);  // throws on anything else
@@ -82,12 +86,12 @@ class RNNCache {
   // True after a forward_train. A forward_train that fails its argument checks leaves the
   // cache as it was; one that fails later (a device error) leaves it invalid.
   bool valid() const;
-  struct State;
-  State& state() { return *state_; }
-  const State& state() const { return *state_; }
 
  private:
-  std::unique_ptr<State> state_;
+  friend class RNN;  // the only reader and writer of the state
+  detail::CacheState& state() { return *state_; }
+  const detail::CacheState& state() const { return *state_; }
+  std::unique_ptr<detail::CacheState> state_;
 };
 
 class RNN {
