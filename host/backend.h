@@ -13,8 +13,8 @@
 #include "elman/device.h"
 #include "host/index_buffer.h"
 #include "kernels/batch_ops.h"
-#include "kernels/cuda_api.h"
 #include "kernels/copy_ops.h"
+#include "kernels/cuda_api.h"
 #include "kernels/recurrence_plan.h"
 #include "kernels/step_ops.h"
 

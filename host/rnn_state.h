@@ -1,6 +1,6 @@
 // The internal state behind elman::RNN: its scratch buffers and what a training forward saves
-// (detail::CacheState, behind RNNCache). Shapes are stated once here; orchestration indexes them as stated.
-// "Internal order": time-major, sequences sorted longest first (host/batch_plan.h).
+// (detail::CacheState, behind RNNCache). Shapes are stated once here; orchestration indexes them as
+// stated. "Internal order": time-major, sequences sorted longest first (host/batch_plan.h).
 #pragma once
 
 #include <vector>
