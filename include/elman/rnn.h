@@ -194,6 +194,9 @@ class RNN {
  private:
   struct Workspace;
   void check_usable(const char* call) const;  // throws on a moved-from model
+  // The one body of forward_into (cache == nullptr) and forward_train_into.
+  void forward_body(const char* call, const Tensor& input, const Tensor& h0, RNNCache* cache,
+                    RNNOutput& result, const std::vector<int64_t>& lengths);
   // backward_into for batched tensors (an unbatched call views its tensors as a batch of one).
   void backward_batched(const RNNCache& cache, const Tensor& grad_output, const Tensor& grad_h_n,
                         RNNInputGrads& result);
