@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 
 #include "elman/error.h"
 #include "host/backend.h"
@@ -79,8 +78,7 @@ RNN::RNN(const Context& ctx, const RNNOptions& options, uint64_t seed) try
 
   // PyTorch's reset_parameters: every parameter from U(-k, k), k = 1/sqrt(hidden_size).
   // Generated and copied in bounded chunks, so the host never holds a second full copy.
-  detail::fill_uniform(flat_params_, 1.0 / std::sqrt(static_cast<double>(options_.hidden_size)),
-                       seed);
+  detail::init_uniform(flat_params_, options_.hidden_size, seed);
   for (const auto& e : layout.entries) {
     names_.push_back(e.name);
     params_.push_back(flat_params_.view(e.shape, e.offset));
@@ -99,7 +97,8 @@ RNN::RNN(const Context& ctx, const RNNOptions& options, uint64_t seed) try
 RNN::~RNN() = default;
 
 void RNN::set_algorithm(Algorithm algorithm) {
-  detail::resolve_algorithm("RNN::set_algorithm", algorithm, detail::backend_of(ctx_));  // throws if unusable
+  // Throws if unusable.
+  detail::resolve_algorithm("RNN::set_algorithm", algorithm, detail::backend_of(ctx_));
   algorithm_ = algorithm;
 }
 

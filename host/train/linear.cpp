@@ -1,8 +1,6 @@
 // elman::Linear: nn.Linear's parameters in one flat buffer, its initialisation, and forward /
-// backward as column-major GEMMs through the backend (row-major [N, K] is column-major K x N).
+// backward as the named products of host/products.h (the RNN's, with out_features as H).
 #include "elman/linear.h"
-
-#include <cmath>
 
 #include "elman/error.h"
 #include "host/alias_checks.h"
@@ -10,11 +8,10 @@
 #include "host/buffers.h"
 #include "host/checked_size.h"
 #include "host/init.h"
+#include "host/products.h"
 #include "kernels/train/train_ops.h"
 
 namespace elman {
-
-using detail::Trans;
 
 Linear::Linear(const Context& ctx, int64_t in_features, int64_t out_features, uint64_t seed)
     : ctx_(ctx), in_(in_features), out_(out_features), names_{"weight", "bias"} {
@@ -35,7 +32,7 @@ Linear::Linear(const Context& ctx, int64_t in_features, int64_t out_features, ui
   }
   // kaiming_uniform_(a=sqrt(5)) gives bound sqrt(6 / ((1 + 5) fan_in)) = 1/sqrt(fan_in); the
   // bias uses the same bound. Same generator and mapping as the RNN's initialisation.
-  detail::fill_uniform(flat_params_, 1.0 / std::sqrt(static_cast<double>(in_)), seed);
+  detail::init_uniform(flat_params_, in_, seed);
   weight_ = flat_params_.view({out_, in_}, 0);
   bias_ = flat_params_.view({out_}, weights);
   weight_grad_ = flat_grads_.view({out_, in_}, 0);
