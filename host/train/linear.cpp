@@ -56,7 +56,8 @@ Linear::Linear(Linear&& other) noexcept
 
 void Linear::check_usable(const char* call) const {
   if (moved_from_)
-    throw Error(std::string(call) + ": this Linear was moved from; use the Linear it was moved "
+    throw Error(std::string(call) +
+                ": this Linear was moved from; use the Linear it was moved "
                 "into");
 }
 
@@ -113,17 +114,14 @@ void Linear::forward_into(const Tensor& x, Tensor& y) {
   check_usable(kCall);
   const Device device = ctx_.device();
   const int64_t n = rows_of(kCall, "x", x, in_, device);
-  detail::check_no_overlap(kCall, {"y", y}, {n, out_}, device,
-                           {{"x", x},
-                            {"the layer's parameters", flat_params_},
-                            {"the layer's gradients", flat_grads_}});
+  detail::check_no_overlap(
+      kCall, {"y", y}, {n, out_}, device,
+      {{"x", x}, {"the layer's parameters", flat_params_}, {"the layer's gradients", flat_grads_}});
   detail::ensure_result(y, {n, out_}, device);
   if (n == 0) return;
   detail::Backend& be = detail::backend_of(ctx_);
   detail::run(be, detail::BroadcastRows{bias_.data(), y.data(), n, out_});
-  // y^T (out x n) += W (out x in, stored column-major as in x out) x^T (in x n).
-  be.gemm(Trans::kT, Trans::kN, out_, n, in_, 1.0f, weight_.data(), in_, x.data(), in_, 1.0f,
-          y.data(), out_);
+  detail::input_projection(be, y.data(), x.data(), in_, weight_.data(), n, in_, out_, true);
 }
 
 Tensor Linear::forward(const Tensor& x) {
@@ -157,16 +155,12 @@ void Linear::backward_into(const Tensor& x, const Tensor& grad_y, Tensor* grad_x
     ones_ = Tensor::empty({n}, device);  // filled once per size, not per call
     detail::run(be, detail::Fill{ones_.data(), n, 1.0f});
   }
-  // dW (stored column-major as in x out) += x^T (in x n) grad_y (n x out).
-  be.gemm(Trans::kN, Trans::kT, in_, out_, n, 1.0f, x.data(), in_, grad_y.data(), out_, 1.0f,
-          grads.data(), in_);
-  // db (out) += grad_y^T (out x n) 1 (n).
-  be.gemm(Trans::kN, Trans::kN, out_, 1, n, 1.0f, grad_y.data(), out_, ones_.data(), n, 1.0f,
-          grads.data() + out_ * in_, out_);
-  // grad_x^T (in x n) = W^T (in x out) grad_y^T (out x n).
+  // dW += sum_r grad_y[r, :] x[r, :]^T, db += sum_r grad_y[r, :], grad_x[r, :] = W^T grad_y[r, :].
+  detail::weight_gradient(be, grads.data(), grad_y.data(), out_, x.data(), in_, n, out_, in_);
+  detail::bias_gradient(be, grads.data() + out_ * in_, grad_y.data(), out_, ones_.data(), n, out_);
   if (grad_x)
-    be.gemm(Trans::kN, Trans::kN, in_, n, out_, 1.0f, weight_.data(), in_, grad_y.data(), out_,
-            0.0f, grad_x->data(), in_);
+    detail::input_gradient(be, grad_x->data(), grad_y.data(), out_, weight_.data(), n, out_, in_,
+                           false);
 }
 
 }  // namespace elman

@@ -6,12 +6,11 @@
 #include "host/alias_checks.h"
 #include "host/backend.h"
 #include "host/buffers.h"
+#include "host/products.h"
 #include "kernels/train/train_ops.h"
 
 namespace elman {
 namespace {
-
-using detail::Trans;
 
 void check_on(const char* call, const char* name, const Tensor& t, Device device) {
   if (!t.defined()) throw Error(std::string(call) + ": " + name + " is undefined");
@@ -27,7 +26,7 @@ void add_sum(detail::Backend& be, const float* values, int64_t n, float alpha, T
     ones = Tensor::empty({n}, be.device());  // filled once per size, not per call
     detail::run(be, detail::Fill{ones.data(), n, 1.0f});
   }
-  be.gemm(Trans::kT, Trans::kN, 1, 1, n, alpha, values, n, ones.data(), n, 1.0f, loss_sum, 1);
+  detail::add_dot(be, loss_sum, values, ones.data(), n, alpha);
 }
 
 void check_sum(const char* call, const Tensor* loss_sum, Device device) {
@@ -41,8 +40,8 @@ void check_sum(const char* call, const Tensor* loss_sum, Device device) {
 // The aliasing rule (README): the gradient written in place and the loss sum accumulated into
 // may not share memory with the inputs or with each other. Marks the loss sum as written.
 void check_loss_results(const char* call, const detail::NamedTensor& grad, const Shape& shape,
-                        Device device, const detail::NamedTensor& in, const detail::NamedTensor& target,
-                        Tensor* loss_sum) {
+                        Device device, const detail::NamedTensor& in,
+                        const detail::NamedTensor& target, Tensor* loss_sum) {
   const Tensor none;
   const Tensor& sum = loss_sum ? *loss_sum : none;
   detail::check_no_overlap(call, grad, shape, device, {in, target, {"loss_sum", sum}});

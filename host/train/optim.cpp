@@ -7,6 +7,7 @@
 
 #include "elman/error.h"
 #include "host/backend.h"
+#include "host/products.h"
 #include "kernels/train/train_ops.h"
 
 namespace elman {
@@ -76,7 +77,8 @@ bool Optimizer::holds(const Tensor& params) const {
 
 void Optimizer::step() {
   if (groups_.empty())
-    throw Error(std::string(kind()) + " optimizer: step() with no parameters (add_parameters "
+    throw Error(std::string(kind()) +
+                " optimizer: step() with no parameters (add_parameters "
                 "registers a model's flat_parameters() and flat_grads())");
   ++steps_;
   for (Group& g : groups_) {
@@ -157,8 +159,7 @@ void GradNormClipper::clip(const std::vector<Tensor>& grads) {
   for (const Tensor& g : grads) {
     const int64_t n = g.numel();
     if (n == 0) continue;
-    be.gemm(detail::Trans::kT, detail::Trans::kN, 1, 1, n, 1.0f, g.data(), n, g.data(), n, 1.0f,
-            norm_sq_.data(), 1);
+    detail::add_dot(be, norm_sq_.data(), g.data(), g.data(), n, 1.0f);
   }
   for (Tensor g : grads) {  // a shallow copy: the same storage, written in place
     const int64_t n = g.numel();
