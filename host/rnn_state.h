@@ -15,6 +15,8 @@
 namespace elman {
 
 namespace detail {
+class Backend;
+
 inline Activation activation_of(const RNNOptions& o) {
   return o.nonlinearity == Nonlinearity::kTanh ? Activation::kTanh : Activation::kReLU;
 }
@@ -48,6 +50,8 @@ struct RNN::Workspace {
   Tensor delta_first[2];  // per direction [B, H]: delta where the reverse direction read h0
   Tensor g_carry[2];      // per direction [B, H]: the gradient flowing back through time
   Tensor ones;            // [>= T*B] of 1.0: bias gradients as a GEMV over all steps
+  // Sizes the backward scratch above for [T, B] before any loop (ones filled once per size).
+  void size_backward(detail::Backend& be, int64_t T, int64_t B, int64_t H, int64_t D);
   // Streaming.
   Tensor step_state;  // [L, B, H]: the new state, before it is copied to the caller's
   Tensor step_pre;    // [B, H]: one layer's pre-activation
