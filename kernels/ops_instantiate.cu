@@ -5,6 +5,7 @@
 #include "kernels/dropout_ops.h"
 #include "kernels/launch.cuh"
 #include "kernels/step_ops.h"
+#include "kernels/train/train_ops.h"
 
 namespace elman::detail {
 
@@ -16,5 +17,16 @@ template void launch_cuda<ReorderSequences>(const ReorderSequences&, cudaStream_
 template void launch_cuda<PermuteRows>(const PermuteRows&, cudaStream_t);
 template void launch_cuda<GatherFinalStep>(const GatherFinalStep&, cudaStream_t);
 template void launch_cuda<ApplyDropout>(const ApplyDropout&, cudaStream_t);
+// Training (kernels/train/train_ops.h).
+template void launch_cuda<BroadcastRows>(const BroadcastRows&, cudaStream_t);
+template void launch_cuda<MseLossGrad>(const MseLossGrad&, cudaStream_t);
+template void launch_cuda<SoftmaxCrossEntropy>(const SoftmaxCrossEntropy&, cudaStream_t);
+template void launch_cuda<SgdUpdate>(const SgdUpdate&, cudaStream_t);
+template void launch_cuda<AdamUpdate>(const AdamUpdate&, cudaStream_t);
+template void launch_cuda<ClipByNorm>(const ClipByNorm&, cudaStream_t);
+template void launch_cuda<GatherRows>(const GatherRows&, cudaStream_t);
+template void launch_cuda<GatherOneHot>(const GatherOneHot&, cudaStream_t);
+template void launch_cuda<FirstNonFinite>(const FirstNonFinite&, cudaStream_t);
+template void launch_cuda<ScaleInPlace>(const ScaleInPlace&, cudaStream_t);
 
 }  // namespace elman::detail
