@@ -203,7 +203,7 @@ TEST_P(Ops, GemmMatchesNaiveColumnMajor) {
       const Tensor a_t = on_device({lda * cols_a}, a), b_t = on_device({ldb * cols_b}, b);
       Tensor c_t = on_device({ldc * n}, c0);
       detail::backend_of(*ctx_).gemm(ta, tb, m, n, k, alpha, a_t.data(), lda, b_t.data(), ldb, beta,
-                           c_t.data(), ldc);
+                                     c_t.data(), ldc);
       ctx_->synchronize();
       // float GEMM of length-4 dot products vs double: ~1e-7 relative; TF32 is not used here.
       EXPECT_TRUE(close(
