@@ -48,8 +48,8 @@ Rates measure_cpu_rates() {
   const Summary g = time_host(
       1, 5, [](int) {},
       [&](int) {
-        ctx.backend().gemm(detail::Trans::kN, detail::Trans::kN, n, n, n, 1.0f, a.data(), n,
-                           b.data(), n, 0.0f, c.data(), n);
+        detail::backend_of(ctx).gemm(detail::Trans::kN, detail::Trans::kN, n, n, n, 1.0f, a.data(),
+                                     n, b.data(), n, 0.0f, c.data(), n);
       });
   rates.gemm_flop_per_s = 2.0 * n * n * n / (g.median_ms * 1e-3);
   rates.gemm_what = "SGEMM 1024^3 FP32 (OpenBLAS through elman's CPU backend), median of 5";

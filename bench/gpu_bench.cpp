@@ -119,7 +119,7 @@ Rates measure_rates(Context& ctx, cudaStream_t stream, const std::string& device
           cudaMemcpyAsync(m->get(), values.data(), m->bytes(), cudaMemcpyHostToDevice, stream));
       ELMAN_CUDA_CHECK(cudaStreamSynchronize(stream));  // `values` is read before it goes
     }
-    detail::Backend& be = ctx.backend();
+    detail::Backend& be = detail::backend_of(ctx);
     const Summary s = timer.time(stream, 2, kNoSetup, [&](int) {
       be.gemm(detail::Trans::kN, detail::Trans::kN, n, n, n, 1.0f, a.f(), n, b.f(), n, 0.0f, c.f(),
               n);

@@ -9,11 +9,12 @@
 #include <type_traits>
 #include <utility>
 
+#include "elman/context.h"
 #include "elman/device.h"
 #include "host/index_buffer.h"
 #include "kernels/batch_ops.h"
+#include "kernels/copy_ops.h"
 #include "kernels/cuda_api.h"
-#include "kernels/layout_ops.h"
 #include "kernels/recurrence_plan.h"
 #include "kernels/step_ops.h"
 
@@ -76,6 +77,13 @@ class Backend {
   // memory for the GPU recurrences: grown, never shrunk, uploaded on the lane.
   IndexBuffer step_counts[2];
 };
+
+// A context's backend, for the library's own code (Context::backend() is private: users never
+// see the seam).
+struct ContextAccess {
+  static Backend& backend(const Context& ctx) { return ctx.backend(); }
+};
+inline Backend& backend_of(const Context& ctx) { return ContextAccess::backend(ctx); }
 
 // fork(lanes) for the scope's lifetime: join() ends it. When an exception leaves the scope
 // before join(), the destructor joins, so the backend is never left on a side lane with the

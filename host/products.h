@@ -8,10 +8,13 @@
 
 namespace elman::detail {
 
-// pre[r, :] = W_ih x[r, :] for r < rows: pre [rows, H] = x [rows, I] W_ih^T, W_ih [H, I].
+// pre[r, :] (+)= W_ih x[r, :] for r < rows: pre [rows, H] (+)= x [rows, I] W_ih^T, W_ih [H, I]
+// (also nn.Linear's y = x W^T, added to its bias).
 inline void input_projection(Backend& be, float* pre, const float* x, int64_t ld_x,
-                             const float* w_ih, int64_t rows, int64_t I, int64_t H) {
-  be.gemm(Trans::kT, Trans::kN, H, rows, I, 1.0f, w_ih, I, x, ld_x, 0.0f, pre, H);
+                             const float* w_ih, int64_t rows, int64_t I, int64_t H,
+                             bool accumulate = false) {
+  be.gemm(Trans::kT, Trans::kN, H, rows, I, 1.0f, w_ih, I, x, ld_x, accumulate ? 1.0f : 0.0f, pre,
+          H);
 }
 
 // pre_t[b, :] += W_hh h_{t-1}[b, :]: pre_t [rows, H] += h_prev [rows, H] W_hh^T.
@@ -44,6 +47,13 @@ inline void input_gradient(Backend& be, float* dx, const float* delta, int64_t l
                            const float* w_ih, int64_t rows, int64_t H, int64_t I, bool accumulate) {
   be.gemm(Trans::kN, Trans::kN, I, rows, H, 1.0f, w_ih, I, delta, ld_delta,
           accumulate ? 1.0f : 0.0f, dx, I);
+}
+
+// sum[0] += alpha * sum_i a[i] b[i] over n elements, on the device (a 1 x 1 GEMM): a loss
+// summed against a vector of ones, or a squared norm with b = a.
+inline void add_dot(Backend& be, float* sum, const float* a, const float* b, int64_t n,
+                    float alpha) {
+  be.gemm(Trans::kT, Trans::kN, 1, 1, n, alpha, a, n, b, n, 1.0f, sum, 1);
 }
 
 }  // namespace elman::detail

@@ -19,6 +19,56 @@ T activation_grad_from_output(Nonlinearity n, T h) {  // f'(a) written with h = 
   return n == Nonlinearity::kTanh ? T(1) - h * h : (h > T(0) ? T(1) : T(0));
 }
 
+// Gradients of the shapes of `w`, of h0 and of the input, all zero (they are accumulated).
+template <typename T>
+Gradients<T> zero_gradients(const Weights<T>& w, int64_t h0_size, int64_t input_size) {
+  Gradients<T> g;
+  g.weights.resize(w.size());
+  for (size_t c = 0; c < w.size(); ++c) {
+    g.weights[c].w_ih.assign(w[c].w_ih.size(), T(0));
+    g.weights[c].w_hh.assign(w[c].w_hh.size(), T(0));
+    g.weights[c].b_ih.assign(w[c].b_ih.size(), T(0));
+    g.weights[c].b_hh.assign(w[c].b_hh.size(), T(0));
+  }
+  g.h0.assign(static_cast<size_t>(h0_size), T(0));
+  g.input.assign(static_cast<size_t>(input_size), T(0));
+  return g;
+}
+
+// BPTT over the n steps of sequence b in direction d of one layer (cell c, its gradients gc),
+// last step first: delta_t = g_t * f'(a_t), the weight gradients, dx_t = W_ih^T delta_t, and
+// carry = W_hh^T delta_t into the step before. dy: [T, B, D*H]; x(t, b, i): the layer's input;
+// h_at(t, b, j): h_t, h0 outside the sequence; carry [H]: dL/dh_n in, dL/dh0 out; dx: [T, B, I].
+template <typename T, typename Input, typename State>
+void backward_sequence(const RNNOptions& o, const Cell<T>& c, Cell<T>& gc, int64_t I, int64_t B,
+                       int64_t d, int64_t b, int64_t n, const std::vector<T>& dy, Input x,
+                       State h_at, std::vector<T>& carry, std::vector<T>& dx) {
+  const int64_t H = o.hidden_size, DH = o.num_directions() * H;
+  for (int64_t s = n - 1; s >= 0; --s) {  // the direction's steps, last first
+    const int64_t t = d == 0 ? s : n - 1 - s;
+    const int64_t t_prev = d == 0 ? t - 1 : t + 1;  // outside [0, T) means h0
+    std::vector<T> delta(static_cast<size_t>(H));
+    for (int64_t j = 0; j < H; ++j) {
+      const T gt = dy[(t * B + b) * DH + d * H + j] + carry[j];
+      delta[j] = gt * activation_grad_from_output(o.nonlinearity, h_at(t, b, j));
+    }
+    for (int64_t j = 0; j < H; ++j) {
+      for (int64_t i = 0; i < I; ++i) gc.w_ih[j * I + i] += delta[j] * x(t, b, i);
+      for (int64_t k = 0; k < H; ++k) gc.w_hh[j * H + k] += delta[j] * h_at(t_prev, b, k);
+      if (o.bias) {
+        gc.b_ih[j] += delta[j];
+        gc.b_hh[j] += delta[j];
+      }
+    }
+    for (int64_t i = 0; i < I; ++i)
+      for (int64_t j = 0; j < H; ++j) dx[(t * B + b) * I + i] += c.w_ih[j * I + i] * delta[j];
+    for (int64_t k = 0; k < H; ++k) {
+      carry[k] = 0;
+      for (int64_t j = 0; j < H; ++j) carry[k] += c.w_hh[j * H + k] * delta[j];
+    }
+  }
+}
+
 }  // namespace
 
 template <typename T>
@@ -82,16 +132,7 @@ Gradients<T> backward(const RNNOptions& o, const Weights<T>& w, const std::vecto
   const int64_t L = o.num_layers, D = o.num_directions(), H = o.hidden_size, DH = D * H;
   const int64_t Tn = seq_len, B = batch;
   auto length = [&](int64_t b) { return lengths ? (*lengths)[b] : Tn; };
-  Gradients<T> g;
-  g.weights.resize(w.size());
-  for (size_t c = 0; c < w.size(); ++c) {
-    g.weights[c].w_ih.assign(w[c].w_ih.size(), T(0));
-    g.weights[c].w_hh.assign(w[c].w_hh.size(), T(0));
-    g.weights[c].b_ih.assign(w[c].b_ih.size(), T(0));
-    g.weights[c].b_hh.assign(w[c].b_hh.size(), T(0));
-  }
-  g.h0.assign(static_cast<size_t>(L * D * B * H), T(0));
-  g.input.assign(input.size(), T(0));
+  Gradients<T> g = zero_gradients(w, L * D * B * H, static_cast<int64_t>(input.size()));
 
   // dy: dL/d(layer output) [T, B, D*H] time-major, starting with the top layer's.
   std::vector<T> dy(static_cast<size_t>(Tn * B * DH), T(0));
@@ -122,30 +163,7 @@ Gradients<T> backward(const RNNOptions& o, const Weights<T>& w, const std::vecto
         std::vector<T> carry(static_cast<size_t>(H), T(0));  // dL/dh_t through the recurrence
         if (grad_h_n)
           for (int64_t j = 0; j < H; ++j) carry[j] = (*grad_h_n)[((l * D + d) * B + b) * H + j];
-        const int64_t n = length(b);
-        for (int64_t s = n - 1; s >= 0; --s) {  // the direction's steps, last first
-          const int64_t t = d == 0 ? s : n - 1 - s;
-          const int64_t t_prev = d == 0 ? t - 1 : t + 1;  // outside [0, T) means h0
-          std::vector<T> delta(static_cast<size_t>(H));
-          for (int64_t j = 0; j < H; ++j) {
-            const T gt = dy[(t * B + b) * DH + d * H + j] + carry[j];
-            delta[j] = gt * activation_grad_from_output(o.nonlinearity, h_at(t, b, j));
-          }
-          for (int64_t j = 0; j < H; ++j) {
-            for (int64_t i = 0; i < I; ++i) gc.w_ih[j * I + i] += delta[j] * x(t, b, i);
-            for (int64_t k = 0; k < H; ++k) gc.w_hh[j * H + k] += delta[j] * h_at(t_prev, b, k);
-            if (o.bias) {
-              gc.b_ih[j] += delta[j];
-              gc.b_hh[j] += delta[j];
-            }
-          }
-          for (int64_t i = 0; i < I; ++i)
-            for (int64_t j = 0; j < H; ++j) dx[(t * B + b) * I + i] += c.w_ih[j * I + i] * delta[j];
-          for (int64_t k = 0; k < H; ++k) {
-            carry[k] = 0;
-            for (int64_t j = 0; j < H; ++j) carry[k] += c.w_hh[j * H + k] * delta[j];
-          }
-        }
+        backward_sequence(o, c, gc, I, B, d, b, length(b), dy, x, h_at, carry, dx);
         for (int64_t j = 0; j < H; ++j) g.h0[((l * D + d) * B + b) * H + j] = carry[j];
       }
     }
@@ -204,15 +222,15 @@ std::vector<T> flat_from_weights(const RNNOptions& o, const Weights<T>& w) {
   return flat;
 }
 
-#define ELMAN_INSTANTIATE_REFERENCE(T)                                                      \
-  template Forward<T> forward<T>(const RNNOptions&, const Weights<T>&, const std::vector<T>&, \
-                                 int64_t, int64_t, const std::vector<T>*,                    \
-                                 const std::vector<int64_t>*);                               \
-  template Gradients<T> backward<T>(                                                         \
-      const RNNOptions&, const Weights<T>&, const std::vector<T>&, int64_t, int64_t,         \
-      const std::vector<T>*, const Forward<T>&, const std::vector<T>*, const std::vector<T>*, \
-      const std::vector<int64_t>*);                                                          \
-  template Weights<T> weights_from_flat<T>(const RNNOptions&, const std::vector<float>&);    \
+#define ELMAN_INSTANTIATE_REFERENCE(T)                                                           \
+  template Forward<T> forward<T>(const RNNOptions&, const Weights<T>&, const std::vector<T>&,    \
+                                 int64_t, int64_t, const std::vector<T>*,                        \
+                                 const std::vector<int64_t>*);                                   \
+  template Gradients<T> backward<T>(const RNNOptions&, const Weights<T>&, const std::vector<T>&, \
+                                    int64_t, int64_t, const std::vector<T>*, const Forward<T>&,  \
+                                    const std::vector<T>*, const std::vector<T>*,                \
+                                    const std::vector<int64_t>*);                                \
+  template Weights<T> weights_from_flat<T>(const RNNOptions&, const std::vector<float>&);        \
   template std::vector<T> flat_from_weights<T>(const RNNOptions&, const Weights<T>&);
 
 ELMAN_INSTANTIATE_REFERENCE(float)

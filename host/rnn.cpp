@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 
 #include "elman/error.h"
 #include "host/backend.h"
@@ -50,7 +49,7 @@ void RNNOptions::validate() const {
                 std::to_string(static_cast<int>(nonlinearity)));
 }
 
-RNNCache::RNNCache() : state_(std::make_unique<State>()) {}
+RNNCache::RNNCache() : state_(std::make_unique<detail::CacheState>()) {}
 RNNCache::~RNNCache() = default;
 RNNCache::RNNCache(RNNCache&&) noexcept = default;
 RNNCache& RNNCache::operator=(RNNCache&&) noexcept = default;
@@ -79,8 +78,7 @@ RNN::RNN(const Context& ctx, const RNNOptions& options, uint64_t seed) try
 
   // PyTorch's reset_parameters: every parameter from U(-k, k), k = 1/sqrt(hidden_size).
   // Generated and copied in bounded chunks, so the host never holds a second full copy.
-  detail::fill_uniform(flat_params_, 1.0 / std::sqrt(static_cast<double>(options_.hidden_size)),
-                       seed);
+  detail::init_uniform(flat_params_, options_.hidden_size, seed);
   for (const auto& e : layout.entries) {
     names_.push_back(e.name);
     params_.push_back(flat_params_.view(e.shape, e.offset));
@@ -99,7 +97,8 @@ RNN::RNN(const Context& ctx, const RNNOptions& options, uint64_t seed) try
 RNN::~RNN() = default;
 
 void RNN::set_algorithm(Algorithm algorithm) {
-  detail::resolve_algorithm("RNN::set_algorithm", algorithm, ctx_.backend());  // throws if unusable
+  // Throws if unusable.
+  detail::resolve_algorithm("RNN::set_algorithm", algorithm, detail::backend_of(ctx_));
   algorithm_ = algorithm;
 }
 
@@ -110,7 +109,7 @@ void RNN::set_dropout_state(uint64_t seed, uint64_t calls) {
 }
 
 Algorithm RNN::resolved_algorithm() const {
-  return detail::resolve_algorithm("RNN::resolved_algorithm", algorithm_, ctx_.backend());
+  return detail::resolve_algorithm("RNN::resolved_algorithm", algorithm_, detail::backend_of(ctx_));
 }
 RNN::RNN(RNN&&) noexcept = default;
 
@@ -152,7 +151,7 @@ void RNN::zero_grad() {
   check_usable("RNN::zero_grad");
   Tensor grads = flat_grads_;
   grads.mark_modified();
-  detail::run(ctx_.backend(), detail::Fill{grads.data(), grads.numel(), 0.0f});
+  detail::run(detail::backend_of(ctx_), detail::Fill{grads.data(), grads.numel(), 0.0f});
 }
 
 }  // namespace elman

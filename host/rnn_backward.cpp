@@ -40,8 +40,8 @@ Upstream upstream_gradients(Backend& be, const RNNOptions& o, const detail::Devi
     u.dy = z.data();
   } else if (batch.needs_gather(o.batch_first)) {
     Tensor z = detail::ensure_buffer(dy_buffer, {T, B, DH}, be);
-    detail::run(be, detail::GatherSequences{grad_output.data(), z.data(), T, B, DH, batch.perm,
-                                            batch.lengths, o.batch_first});
+    detail::run(be, detail::ReorderSequences{grad_output.data(), z.data(), T, B, DH, batch.perm,
+                                             batch.lengths, o.batch_first, true});
     u.dy = z.data();
   }
   if (u.gh && batch.perm) {
@@ -94,7 +94,7 @@ void weight_gradients(Backend& be, const RNNOptions& o, const detail::DeviceBatc
 }
 
 // What backward reads by reference (the input, the weights) must be what forward_train saw.
-void check_unchanged_since_forward(const RNNCache::State& st, const Tensor& params) {
+void check_unchanged_since_forward(const detail::CacheState& st, const Tensor& params) {
   if (st.input.version() != st.input_version)
     throw Error("RNN::backward: input was written after forward_train (its version is " +
                 std::to_string(st.input.version()) + ", forward_train saw " +
@@ -109,7 +109,7 @@ void check_unchanged_since_forward(const RNNCache::State& st, const Tensor& para
 }
 
 // The aliasing rule (include/elman/rnn.h) for backward's results.
-void check_backward_results(const RNNCache::State& st, const Tensor& grad_output,
+void check_backward_results(const detail::CacheState& st, const Tensor& grad_output,
                             const Tensor& grad_h_n, const RNNInputGrads& result,
                             const Shape& state_shape, Device device, const Tensor& params,
                             const Tensor& grads) {
@@ -131,6 +131,103 @@ void check_backward_results(const RNNCache::State& st, const Tensor& grad_output
                             {"the model's gradients", grads}});
 }
 
+// What every (layer, direction) of one backward call reads and writes.
+struct BackwardPass {
+  Backend& be;
+  const RNNOptions& o;
+  Algorithm algorithm;
+  const detail::CacheState& st;  // what forward_train saved
+  const detail::ParamLayout& layout;
+  const float* params;
+  float* grads;           // the model's gradients, accumulated into
+  const float* grad_h_n;  // [L*D, B, H] in internal order, or nullptr for zeros
+  float* grad_h0;         // [L*D, B, H]: the result, in the user's order
+  float* delta;           // [T, B, D*H]: both directions of the current layer
+  float* g_carry[2];      // per direction [B, H]: dL/dh0 as the recurrence leaves it
+  float* delta_first[2];  // per direction [B, H]: scratch for weight_gradients
+  const float* ones;      // [>= T*B] of 1.0
+};
+
+// One (layer, direction): the recurrence (delta_t and dL/dh0), dL/dh0 stored in the user's
+// order, then the weight gradients over all steps. dy: [T, B, D*H] the layer's output gradient;
+// x: [T, B, I] its input; out: [T, B, D*H] its output.
+void backward_direction(const BackwardPass& p, int64_t l, int64_t d, const float* dy,
+                        const float* x, const float* out) {
+  const detail::DeviceBatch& batch = p.st.batch;
+  const int64_t T = batch.plan.seq_len, B = batch.plan.batch, H = p.o.hidden_size;
+  const int64_t D = p.o.num_directions(), DH = D * H;
+  const detail::CellOffsets& cell = p.layout.cells[static_cast<size_t>(l * D + d)];
+  detail::BackwardRecurrence r;
+  r.dy = dy + d * H;                                                     // [T, B, D*H]
+  r.h = out + d * H;                                                     // [T, B, D*H]
+  r.w_hh = p.params + cell.w_hh;                                         // [H, H]
+  r.grad_h_n = p.grad_h_n ? p.grad_h_n + (l * D + d) * B * H : nullptr;  // [B, H]
+  r.delta = p.delta + d * H;                                             // [T, B, D*H]
+  r.grad_h0 = p.g_carry[d];                                              // [B, H]
+  r.seq_len = T;
+  r.batch = B;
+  r.hidden = H;
+  r.ld_dy = r.ld_h = r.ld_delta = DH;
+  r.active = batch.plan.active.data();
+  r.act = detail::activation_of(p.o);
+  r.reverse = d == 1;
+  detail::run_backward_recurrence(p.be, p.algorithm, r);
+  // grad_h0[l*D + d] in the user's order.
+  float* grad_h0_ld = p.grad_h0 + (l * D + d) * B * H;
+  if (batch.perm)
+    detail::run(p.be, detail::PermuteRows{r.grad_h0, grad_h0_ld, 1, B, H, batch.perm, false});
+  else
+    detail::run(p.be, detail::CopyRows{r.grad_h0, grad_h0_ld, B, H, H, H});
+  const float* h0 = p.st.h0_internal.defined() ? p.st.h0_internal.data() : nullptr;
+  weight_gradients(p.be, p.o, batch, cell, d, p.o.layer_input_size(l), x, out, p.delta,
+                   h0 ? h0 + (l * D + d) * B * H : nullptr, p.grads, p.ones, p.delta_first[d]);
+}
+
+// One layer, both directions on two lanes, then its input gradient dx [T, B, I] (through the
+// dropout below it, when the forward dropped).
+void backward_layer(const BackwardPass& p, int64_t l, const float* dy, float* dx) {
+  const detail::CacheState& st = p.st;
+  const int64_t T = st.batch.plan.seq_len, B = st.batch.plan.batch, H = p.o.hidden_size;
+  const int64_t D = p.o.num_directions(), DH = D * H, I = p.o.layer_input_size(l);
+  const bool dropped = st.dropout.p > 0.0f;  // layer l > 0 read the dropped output below
+  const float* x = l == 0    ? st.x_internal.data()
+                   : dropped ? st.dropped[l - 1].data()
+                             : st.layer_out[l - 1].data();  // [T, B, I]
+  const float* out = st.layer_out[l].data();                // [T, B, D*H]
+  detail::LaneScope lanes(p.be, static_cast<int>(D));
+  for (int64_t d = 0; d < D; ++d) {
+    p.be.set_lane(static_cast<int>(d));
+    backward_direction(p, l, d, dy, x, out);
+  }
+  lanes.join();
+  // dx_t = sum_d W_ih_d^T delta_t,d: after the join, since both directions add into dx.
+  for (int64_t d = 0; d < D; ++d) {
+    const detail::CellOffsets& cell = p.layout.cells[static_cast<size_t>(l * D + d)];
+    detail::input_gradient(p.be, dx, p.delta + d * H, DH, p.params + cell.w_ih, T * B, H, I, d > 0);
+  }
+  if (l > 0 && dropped) {  // through the dropout below: the forward's mask and scale again
+    detail::DropoutStream s = st.dropout;
+    s.layer = static_cast<uint32_t>(l - 1);
+    detail::run(p.be, detail::ApplyDropout{dx, dx, T * B * DH, s, 1.0f / (1.0f - s.p)});
+  }
+}
+
+// backward's arguments: the input and weights unchanged since forward_train, the gradients'
+// shapes, and the aliasing rule for its results.
+void check_backward_arguments(const RNNOptions& o, const detail::CacheState& st,
+                              const Tensor& grad_output, const Tensor& grad_h_n,
+                              const RNNInputGrads& result, Device device, const Tensor& params,
+                              const Tensor& grads) {
+  constexpr const char* kCall = "RNN::backward";
+  check_unchanged_since_forward(st, params);
+  const detail::SequenceDims dims{st.batch.plan.seq_len, st.batch.plan.batch};
+  detail::check_tensor(kCall, "grad_output", grad_output, detail::output_shape(o, dims), device,
+                       true);
+  detail::check_tensor(kCall, "grad_h_n", grad_h_n, detail::state_shape(o, dims), device, true);
+  check_backward_results(st, grad_output, grad_h_n, result, detail::state_shape(o, dims), device,
+                         params, grads);
+}
+
 }  // namespace
 
 RNNInputGrads RNN::backward(const RNNCache& cache, const Tensor& grad_output,
@@ -150,49 +247,25 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
   u.finish(result);
 }
 
-void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output,
-                           const Tensor& grad_h_n, RNNInputGrads& result) {
-  constexpr const char* kCall = "RNN::backward";
+void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output, const Tensor& grad_h_n,
+                           RNNInputGrads& result) {
   if (!cache.valid()) throw Error("RNN::backward: the cache holds no forward_train result");
-  const RNNCache::State& st = cache.state();
+  const detail::CacheState& st = cache.state();
   if (st.owner != id_)
     throw Error("RNN::backward: the cache was filled by another model's forward_train");
-  check_unchanged_since_forward(st, flat_params_);
-  const Device device = ctx_.device();
-  const detail::DeviceBatch& batch = st.batch;
-  const detail::BatchPlan& plan = batch.plan;
-  const detail::SequenceDims dims{plan.seq_len, plan.batch};
-  detail::check_tensor(kCall, "grad_output", grad_output, detail::output_shape(options_, dims),
-                       device, true);
-  detail::check_tensor(kCall, "grad_h_n", grad_h_n, detail::state_shape(options_, dims), device,
-                       true);
-  check_backward_results(st, grad_output, grad_h_n, result, detail::state_shape(options_, dims),
-                         device, flat_params_, flat_grads_);
-
-  detail::Backend& be = ctx_.backend();
-  Workspace& ws = *workspace_;
+  check_backward_arguments(options_, st, grad_output, grad_h_n, result, ctx_.device(), flat_params_,
+                           flat_grads_);
   const RNNOptions& o = options_;
-  const Algorithm algorithm = resolved_algorithm();
-  const int64_t T = dims.seq_len, B = dims.batch, H = o.hidden_size, D = o.num_directions();
-  const int64_t DH = D * H, L = o.num_layers, TB = T * B;
-  detail::ensure_result(result.grad_input, st.input.shape(), device);
-  detail::ensure_result(result.grad_h0, detail::state_shape(o, dims), device);
+  const detail::DeviceBatch& batch = st.batch;
+  const int64_t T = batch.plan.seq_len, B = batch.plan.batch, H = o.hidden_size;
+  const int64_t D = o.num_directions();
+  detail::ensure_result(result.grad_input, st.input.shape(), ctx_.device());
+  detail::ensure_result(result.grad_h0, detail::state_shape(o, {T, B}), ctx_.device());
   if (B == 0) return;
 
-  // Scratch, sized before any loop.
-  Tensor delta = detail::ensure_buffer(ws.delta, {T, B, DH}, be);
-  Tensor dy_buf[2] = {detail::ensure_buffer(ws.dy[0], {T, B, DH}, be),
-                      detail::ensure_buffer(ws.dy[1], {T, B, DH}, be)};
-  Tensor g_carry[2], delta_first[2];
-  for (int64_t d = 0; d < D; ++d) {
-    g_carry[d] = detail::ensure_buffer(ws.g_carry[d], {B, H}, be);
-    delta_first[d] = detail::ensure_buffer(ws.delta_first[d], {B, H}, be);
-  }
-  if (!ws.ones.defined() || ws.ones.device() != device || ws.ones.numel() < TB) {
-    ws.ones = Tensor::empty({TB}, device);  // filled once per size, not per call
-    detail::run(be, detail::Fill{ws.ones.data(), TB, 1.0f});
-  }
-
+  Backend& be = detail::backend_of(ctx_);
+  Workspace& ws = *workspace_;
+  ws.size_backward(be, T, B, H, D);
   const Upstream up =
       upstream_gradients(be, o, batch, grad_output, grad_h_n, ws.dy_top, ws.grad_h_n);
   // Layer 0's input gradient goes straight into the result unless it must be rearranged.
@@ -200,67 +273,44 @@ void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output,
   float* dx_layer0 = rearrange_dx
                          ? detail::ensure_buffer(ws.dx_input, {T, B, o.input_size}, be).data()
                          : result.grad_input.data();
-  const float* h0 = st.h0_internal.defined() ? st.h0_internal.data() : nullptr;
-
-  const float* params = std::as_const(flat_params_).data();
-  Tensor grads_tensor = flat_grads_;  // accumulated into: a write (Tensor::version())
-  grads_tensor.mark_modified();
-  float* grads = grads_tensor.data();
+  Tensor grads = flat_grads_;  // accumulated into: a write (Tensor::version())
+  grads.mark_modified();
+  const BackwardPass pass{be,
+                          o,
+                          resolved_algorithm(),
+                          st,
+                          ws.layout,
+                          std::as_const(flat_params_).data(),
+                          grads.data(),
+                          up.gh,
+                          result.grad_h0.data(),
+                          ws.delta.data(),
+                          {ws.g_carry[0].data(), D > 1 ? ws.g_carry[1].data() : nullptr},
+                          {ws.delta_first[0].data(), D > 1 ? ws.delta_first[1].data() : nullptr},
+                          ws.ones.data()};
   const float* dy = up.dy;
-  for (int64_t l = L - 1; l >= 0; --l) {
-    const int64_t I = o.layer_input_size(l);
-    const bool dropped = st.dropout.p > 0.0f;  // layer l > 0 read the dropped output below
-    const float* x = l == 0    ? st.x_internal.data()
-                     : dropped ? st.dropped[l - 1].data()
-                               : st.layer_out[l - 1].data();  // [T, B, I]
-    const float* out = st.layer_out[l].data();                                    // [T, B, D*H]
-    float* dx = l == 0 ? dx_layer0 : dy_buf[l % 2].data();  // [T, B, I]: dL/dx of this layer
-    detail::LaneScope lanes(be, static_cast<int>(D));
-    for (int64_t d = 0; d < D; ++d) {
-      be.set_lane(static_cast<int>(d));
-      const detail::CellOffsets& cell = ws.layout.cells[static_cast<size_t>(l * D + d)];
-      detail::BackwardRecurrence r;
-      r.dy = dy + d * H;                                           // [T, B, D*H]
-      r.h = out + d * H;                                           // [T, B, D*H]
-      r.w_hh = params + cell.w_hh;                                 // [H, H]
-      r.grad_h_n = up.gh ? up.gh + (l * D + d) * B * H : nullptr;  // [B, H]
-      r.delta = delta.data() + d * H;                              // [T, B, D*H]
-      r.grad_h0 = g_carry[d].data();                               // [B, H]
-      r.seq_len = T;
-      r.batch = B;
-      r.hidden = H;
-      r.ld_dy = r.ld_h = r.ld_delta = DH;
-      r.active = plan.active.data();
-      r.act = detail::activation_of(o);
-      r.reverse = d == 1;
-      detail::run_backward_recurrence(be, algorithm, r);
-      // grad_h0[l*D + d] in the user's order.
-      float* grad_h0_ld = result.grad_h0.data() + (l * D + d) * B * H;
-      if (batch.perm)
-        detail::run(be, detail::PermuteRows{r.grad_h0, grad_h0_ld, 1, B, H, batch.perm, false});
-      else
-        detail::run(be, detail::CopyRows{r.grad_h0, grad_h0_ld, B, H, H, H});
-      weight_gradients(be, o, batch, cell, d, I, x, out, delta.data(),
-                       h0 ? h0 + (l * D + d) * B * H : nullptr, grads, ws.ones.data(),
-                       delta_first[d].data());
-    }
-    lanes.join();
-    // dx_t = sum_d W_ih_d^T delta_t,d: after the join, since both directions add into dx.
-    for (int64_t d = 0; d < D; ++d) {
-      const detail::CellOffsets& cell = ws.layout.cells[static_cast<size_t>(l * D + d)];
-      detail::input_gradient(be, dx, delta.data() + d * H, DH, params + cell.w_ih, TB, H, I, d > 0);
-    }
-    if (l > 0 && dropped) {  // through the dropout below: the forward's mask and scale again
-      detail::DropoutStream s = st.dropout;
-      s.layer = static_cast<uint32_t>(l - 1);
-      detail::run(be, detail::ApplyDropout{dx, dx, TB * DH, s, 1.0f / (1.0f - s.p)});
-    }
+  for (int64_t l = o.num_layers - 1; l >= 0; --l) {
+    float* dx = l == 0 ? dx_layer0 : ws.dy[l % 2].data();  // [T, B, I]: dL/dx of this layer
+    backward_layer(pass, l, dy, dx);
     dy = dx;
   }
   if (rearrange_dx)
     detail::run(be,
-                detail::ScatterSequences{dx_layer0, result.grad_input.data(), T, B, o.input_size,
-                                         batch.perm, batch.lengths, o.batch_first});
+                detail::ReorderSequences{dx_layer0, result.grad_input.data(), T, B, o.input_size,
+                                         batch.perm, batch.lengths, o.batch_first, false});
+}
+
+void RNN::Workspace::size_backward(Backend& be, int64_t T, int64_t B, int64_t H, int64_t D) {
+  detail::ensure_buffer(delta, {T, B, D * H}, be);
+  for (Tensor& buffer : dy) detail::ensure_buffer(buffer, {T, B, D * H}, be);
+  for (int64_t d = 0; d < D; ++d) {
+    detail::ensure_buffer(g_carry[d], {B, H}, be);
+    detail::ensure_buffer(delta_first[d], {B, H}, be);
+  }
+  if (!ones.defined() || ones.device() != be.device() || ones.numel() < T * B) {
+    ones = Tensor::empty({T * B}, be.device());  // filled once per size, not per call
+    detail::run(be, detail::Fill{ones.data(), T * B, 1.0f});
+  }
 }
 
 }  // namespace elman

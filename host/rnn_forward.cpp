@@ -39,8 +39,8 @@ Tensor internal_input(Backend& be, const RNNOptions& o, const Tensor& input,
   if (!batch.needs_gather(o.batch_first)) return input;
   const int64_t T = batch.plan.seq_len, B = batch.plan.batch;
   Tensor x = detail::ensure_buffer(buffer, {T, B, o.input_size}, be);
-  detail::run(be, detail::GatherSequences{input.data(), x.data(), T, B, o.input_size, batch.perm,
-                                          batch.lengths, o.batch_first});
+  detail::run(be, detail::ReorderSequences{input.data(), x.data(), T, B, o.input_size, batch.perm,
+                                           batch.lengths, o.batch_first, true});
   return x;
 }
 
@@ -61,7 +61,7 @@ Tensor internal_h0(Backend& be, const Tensor& h0, const detail::DeviceBatch& bat
 
 // Dropout between layers (training only): where layer l's dropped output goes, and the mask.
 struct LayerDropout {
-  detail::DropoutStream stream;  // stream.layer is set per layer
+  detail::DropoutStream stream;            // stream.layer is set per layer
   std::function<float*(int64_t)> dropped;  // [T, B, D*H] per layer but the last
 };
 
@@ -122,8 +122,8 @@ void store_output(Backend& be, const RNNOptions& o, const float* last, Tensor& o
                   const detail::DeviceBatch& batch) {
   const int64_t DH = o.num_directions() * o.hidden_size;
   detail::run(
-      be, detail::ScatterSequences{last, output.data(), batch.plan.seq_len, batch.plan.batch, DH,
-                                   batch.perm, batch.lengths, o.batch_first});
+      be, detail::ReorderSequences{last, output.data(), batch.plan.seq_len, batch.plan.batch, DH,
+                                   batch.perm, batch.lengths, o.batch_first, false});
 }
 
 // The aliasing rule (include/elman/rnn.h) for a forward's results; returns whether h_n is h0
@@ -150,6 +150,66 @@ bool check_forward_results(const char* call, const Tensor& input, const Tensor& 
   return hn_is_h0;
 }
 
+// Where one forward keeps what it computes: the model's workspace (inference) or the cache
+// (training, for backward to read afterwards).
+struct ForwardPlace {
+  detail::DeviceBatch* batch;
+  Tensor* x_buffer;   // for the input in internal order, when it must be rearranged
+  Tensor* h0_buffer;  // for h0 in internal order, when it must be copied
+  bool copy_h0;       // always copy h0 (else only when permuted)
+  std::function<float*(int64_t)> layer_out;  // per layer [T, B, D*H]
+  const LayerDropout* dropout;               // nullptr: no dropout
+};
+
+// Inference keeps everything in the model's workspace, the layers' outputs alternating between
+// two buffers; h0 is copied only when h_n overwrites it.
+ForwardPlace inference_place(Backend& be, const RNNOptions& o, const detail::SequenceDims& dims,
+                             bool hn_is_h0, detail::DeviceBatch& batch, Tensor& x_buffer,
+                             Tensor& h0_buffer, Tensor (&ping)[2]) {
+  ForwardPlace place{&batch, &x_buffer, &h0_buffer, hn_is_h0, {}, nullptr};
+  if (dims.batch == 0) return place;
+  const int64_t DH = o.num_directions() * o.hidden_size;
+  for (Tensor& buffer : ping) detail::ensure_buffer(buffer, {dims.seq_len, dims.batch, DH}, be);
+  place.layer_out = [&ping](int64_t l) { return ping[l % 2].data(); };
+  return place;
+}
+
+// Training keeps what backward reads in the cache: every layer's output, the internal input
+// and h0 (always a copy), and with dropout each dropped output and the mask's stream.
+ForwardPlace training_place(const char* call, const RNNOptions& o, const detail::SequenceDims& dims,
+                            Device device, detail::CacheState& st, uint64_t dropout_seed,
+                            uint64_t& dropout_calls, LayerDropout& dropout) {
+  const int64_t T = dims.seq_len, B = dims.batch, L = o.num_layers;
+  const int64_t DH = o.num_directions() * o.hidden_size;
+  st.layer_buffers.resize(static_cast<size_t>(L));
+  st.layer_out.resize(static_cast<size_t>(L));
+  for (int64_t l = 0; l < L; ++l)
+    st.layer_out[l] = detail::ensure_buffer(st.layer_buffers[l], {T, B, DH}, device);
+  ForwardPlace place{&st.batch,
+                     &st.x_buffer,
+                     &st.h0_buffer,
+                     true,
+                     [&st](int64_t l) { return st.layer_out[l].data(); },
+                     nullptr};
+  // Dropout draws a new mask per call (the counter advances even for an empty batch, so the
+  // masks do not depend on which batches were empty).
+  dropout.stream = detail::DropoutStream{dropout_seed, dropout_calls, 0, o.dropout};
+  const bool drops = o.dropout > 0.0f && L > 1;
+  st.dropout = drops ? dropout.stream : detail::DropoutStream{};
+  if (!drops) return place;
+  if (T * B * DH > detail::kMaxDropoutElements)
+    throw Error(std::string(call) + ": dropout over " + std::to_string(T * B * DH) +
+                " elements per layer; the mask indexes at most " +
+                std::to_string(detail::kMaxDropoutElements));
+  ++dropout_calls;
+  st.dropped.resize(static_cast<size_t>(L - 1));
+  dropout.dropped = [&st, T, B, DH, device](int64_t l) {
+    return detail::ensure_buffer(st.dropped[static_cast<size_t>(l)], {T, B, DH}, device).data();
+  };
+  place.dropout = &dropout;
+  return place;
+}
+
 }  // namespace
 
 RNNOutput RNN::forward(const Tensor& input, const Tensor& h0, const std::vector<int64_t>& lengths) {
@@ -167,112 +227,68 @@ RNNOutput RNN::forward_train(const Tensor& input, const Tensor& h0, RNNCache& ca
 
 void RNN::forward_into(const Tensor& input, const Tensor& h0, RNNOutput& result,
                        const std::vector<int64_t>& lengths) {
-  constexpr const char* kCall = "RNN::forward";
-  check_usable(kCall);
-  if (detail::is_unbatched(input)) {
-    detail::UnbatchedForward u(kCall, options_, ctx_.device(), input, h0, result);
-    forward_into(u.input, u.h0, u.result, lengths);
-    u.finish(result);
-    return;
-  }
-  const Device device = ctx_.device();
-  const detail::SequenceDims dims = detail::check_input(kCall, options_, input, device);
-  detail::check_tensor(kCall, "h0", h0, detail::state_shape(options_, dims), device, true);
-  const bool hn_is_h0 =
-      check_forward_results(kCall, input, h0, result, detail::output_shape(options_, dims),
-                            detail::state_shape(options_, dims), device, flat_params_, flat_grads_);
-  detail::BatchPlan plan = detail::make_batch_plan(kCall, lengths, dims.seq_len, dims.batch);
-  Backend& be = ctx_.backend();
-  Workspace& ws = *workspace_;
-  prepare_batch(be, ws.batch, std::move(plan));
-  detail::ensure_result(result.output, detail::output_shape(options_, dims), device);
-  detail::ensure_result(result.h_n, detail::state_shape(options_, dims), device);
-  if (dims.batch == 0) return;
-
-  const int64_t T = dims.seq_len, B = dims.batch, H = options_.hidden_size;
-  const int64_t DH = options_.num_directions() * H;
-  Tensor layer_out[2] = {detail::ensure_buffer(ws.ping[0], {T, B, DH}, be),
-                         detail::ensure_buffer(ws.ping[1], {T, B, DH}, be)};
-  for (int64_t d = 0; d < options_.num_directions(); ++d)
-    detail::ensure_buffer(ws.proj[d], {T, B, H}, be);
-  const Tensor x = internal_input(be, options_, input, ws.batch, ws.x_internal);
-  const Tensor h = internal_h0(be, h0, ws.batch, ws.h0_internal, hn_is_h0);
-
-  run_layers(
-      be, options_, resolved_algorithm(), ws.layout, std::as_const(flat_params_).data(), x.data(),
-      h.defined() ? h.data() : nullptr, ws.batch,
-      [&](int64_t l) { return layer_out[l % 2].data(); }, ws.proj, result.h_n.data());
-  store_output(be, options_, layer_out[(options_.num_layers - 1) % 2].data(), result.output,
-               ws.batch);
+  forward_body("RNN::forward", input, h0, nullptr, result, lengths);
 }
 
 void RNN::forward_train_into(const Tensor& input, const Tensor& h0, RNNCache& cache,
                              RNNOutput& result, const std::vector<int64_t>& lengths) {
-  constexpr const char* kCall = "RNN::forward_train";
-  check_usable(kCall);
+  forward_body("RNN::forward_train", input, h0, &cache, result, lengths);
+}
+
+void RNN::forward_body(const char* call, const Tensor& input, const Tensor& h0, RNNCache* cache,
+                       RNNOutput& result, const std::vector<int64_t>& lengths) {
+  check_usable(call);
   if (detail::is_unbatched(input)) {
-    detail::UnbatchedForward u(kCall, options_, ctx_.device(), input, h0, result);
-    forward_train_into(u.input, u.h0, cache, u.result, lengths);
+    detail::UnbatchedForward u(call, options_, ctx_.device(), input, h0, result);
+    forward_body(call, u.input, u.h0, cache, u.result, lengths);
     u.finish(result);
-    cache.state().unbatched = true;  // backward takes and returns unbatched tensors too
+    if (cache) cache->state().unbatched = true;  // backward takes and returns unbatched too
     return;
   }
   const Device device = ctx_.device();
-  const detail::SequenceDims dims = detail::check_input(kCall, options_, input, device);
-  detail::check_tensor(kCall, "h0", h0, detail::state_shape(options_, dims), device, true);
-  check_forward_results(kCall, input, h0, result, detail::output_shape(options_, dims),
-                        detail::state_shape(options_, dims), device, flat_params_, flat_grads_);
-  detail::BatchPlan plan = detail::make_batch_plan(kCall, lengths, dims.seq_len, dims.batch);
-  Backend& be = ctx_.backend();
-  Workspace& ws = *workspace_;
-  RNNCache::State& st = cache.state();
-  st.valid = false;  // from here on the cache is rewritten
-  st.unbatched = false;
-  prepare_batch(be, st.batch, std::move(plan));
-  detail::ensure_result(result.output, detail::output_shape(options_, dims), device);
-  detail::ensure_result(result.h_n, detail::state_shape(options_, dims), device);
-
-  const int64_t T = dims.seq_len, B = dims.batch, H = options_.hidden_size;
-  const int64_t DH = options_.num_directions() * H, L = options_.num_layers;
-  st.owner = id_;
-  st.input = input;
-  st.layer_buffers.resize(static_cast<size_t>(L));
-  st.layer_out.resize(static_cast<size_t>(L));
-  for (int64_t l = 0; l < L; ++l)
-    st.layer_out[l] = detail::ensure_buffer(st.layer_buffers[l], {T, B, DH}, device);
-  // Dropout draws a new mask per call (the counter advances even for an empty batch, so the
-  // masks do not depend on which batches were empty).
+  const detail::SequenceDims dims = detail::check_input(call, options_, input, device);
+  const Shape out_shape = detail::output_shape(options_, dims);
+  const Shape state_shape = detail::state_shape(options_, dims);
+  detail::check_tensor(call, "h0", h0, state_shape, device, true);
+  const bool hn_is_h0 = check_forward_results(call, input, h0, result, out_shape, state_shape,
+                                              device, flat_params_, flat_grads_);
+  detail::BatchPlan plan = detail::make_batch_plan(call, lengths, dims.seq_len, dims.batch);
+  Backend& be = detail::backend_of(ctx_);
+  detail::CacheState* st = cache ? &cache->state() : nullptr;
+  if (st) st->valid = st->unbatched = false;  // from here on the cache is rewritten
+  prepare_batch(be, st ? st->batch : workspace_->batch, std::move(plan));
+  detail::ensure_result(result.output, out_shape, device);
+  detail::ensure_result(result.h_n, state_shape, device);
+  if (st) {
+    st->owner = id_;
+    st->input = input;
+  }
   LayerDropout dropout;
-  dropout.stream = detail::DropoutStream{dropout_seed_, dropout_calls_, 0, options_.dropout};
-  const bool drops = options_.dropout > 0.0f && L > 1;
-  st.dropout = drops ? dropout.stream : detail::DropoutStream{};
-  if (drops) {
-    if (T * B * DH > detail::kMaxDropoutElements)
-      throw Error(std::string(kCall) + ": dropout over " + std::to_string(T * B * DH) +
-                  " elements per layer; the mask indexes at most " +
-                  std::to_string(detail::kMaxDropoutElements));
-    ++dropout_calls_;
-    st.dropped.resize(static_cast<size_t>(L - 1));
-    dropout.dropped = [&](int64_t l) {
-      return detail::ensure_buffer(st.dropped[static_cast<size_t>(l)], {T, B, DH}, device).data();
-    };
-  }
-  if (B > 0) {
+  Workspace& ws = *workspace_;
+  const ForwardPlace place =
+      st ? training_place(call, options_, dims, device, *st, dropout_seed_, dropout_calls_, dropout)
+         : inference_place(be, options_, dims, hn_is_h0, ws.batch, ws.x_internal, ws.h0_internal,
+                           ws.ping);
+  if (dims.batch > 0) {
     for (int64_t d = 0; d < options_.num_directions(); ++d)
-      detail::ensure_buffer(ws.proj[d], {T, B, H}, be);
-    st.x_internal = internal_input(be, options_, input, st.batch, st.x_buffer);
-    st.h0_internal = internal_h0(be, h0, st.batch, st.h0_buffer, true);
-    run_layers(
-        be, options_, resolved_algorithm(), ws.layout, std::as_const(flat_params_).data(),
-        st.x_internal.data(), st.h0_internal.defined() ? st.h0_internal.data() : nullptr, st.batch,
-        [&](int64_t l) { return st.layer_out[l].data(); }, ws.proj, result.h_n.data(),
-        drops ? &dropout : nullptr);
-    store_output(be, options_, st.layer_out[L - 1].data(), result.output, st.batch);
+      detail::ensure_buffer(ws.proj[d], {dims.seq_len, dims.batch, options_.hidden_size}, be);
+    const Tensor x = internal_input(be, options_, input, *place.batch, *place.x_buffer);
+    const Tensor h = internal_h0(be, h0, *place.batch, *place.h0_buffer, place.copy_h0);
+    if (st) {
+      st->x_internal = x;
+      st->h0_internal = h;
+    }
+    run_layers(be, options_, resolved_algorithm(), ws.layout, std::as_const(flat_params_).data(),
+               x.data(), h.defined() ? h.data() : nullptr, *place.batch, place.layer_out, ws.proj,
+               result.h_n.data(), place.dropout);
+    store_output(be, options_, place.layer_out(options_.num_layers - 1), result.output,
+                 *place.batch);
   }
+  if (!st) return;
   // After the results are written: a result sharing the input's storage does not count.
-  st.input_version = input.version();
-  st.params_version = flat_params_.version();
-  st.valid = true;
+  st->input_version = input.version();
+  st->params_version = flat_params_.version();
+  st->valid = true;
 }
 
 }  // namespace elman

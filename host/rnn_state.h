@@ -1,6 +1,6 @@
 // The internal state behind elman::RNN: its scratch buffers and what a training forward saves
-// (RNNCache::State). Shapes are stated once here; orchestration indexes them as stated.
-// "Internal order": time-major, sequences sorted longest first (host/batch_plan.h).
+// (detail::CacheState, behind RNNCache). Shapes are stated once here; orchestration indexes them as
+// stated. "Internal order": time-major, sequences sorted longest first (host/batch_plan.h).
 #pragma once
 
 #include <vector>
@@ -15,6 +15,8 @@
 namespace elman {
 
 namespace detail {
+class Backend;
+
 inline Activation activation_of(const RNNOptions& o) {
   return o.nonlinearity == Nonlinearity::kTanh ? Activation::kTanh : Activation::kReLU;
 }
@@ -48,12 +50,16 @@ struct RNN::Workspace {
   Tensor delta_first[2];  // per direction [B, H]: delta where the reverse direction read h0
   Tensor g_carry[2];      // per direction [B, H]: the gradient flowing back through time
   Tensor ones;            // [>= T*B] of 1.0: bias gradients as a GEMV over all steps
+  // Sizes the backward scratch above for [T, B] before any loop (ones filled once per size).
+  void size_backward(detail::Backend& be, int64_t T, int64_t B, int64_t H, int64_t D);
   // Streaming.
   Tensor step_state;  // [L, B, H]: the new state, before it is copied to the caller's
   Tensor step_pre;    // [B, H]: one layer's pre-activation
 };
 
-struct RNNCache::State {
+namespace detail {
+// What a training forward saves for backward (the state behind an RNNCache).
+struct CacheState {
   uint64_t owner = 0;  // RNN::id_ of the model whose forward_train filled this cache (0: none)
   bool valid = false;
   bool unbatched = false;  // filled from [T, I] input: backward takes and returns unbatched
@@ -72,5 +78,6 @@ struct RNNCache::State {
   detail::DropoutStream dropout;
   std::vector<Tensor> dropped;
 };
+}  // namespace detail
 
 }  // namespace elman

@@ -14,6 +14,33 @@
 
 namespace elman {
 
+namespace {
+
+// The aliasing rule (rnn.h) for step's results: result.h_n may be `state` itself, nothing else
+// may overlap.
+void check_step_results(const Tensor& x_t, const Tensor& state, const RNNOutput& result,
+                        const Shape& out_shape, const Shape& state_shape, Device device,
+                        const Tensor& params, const Tensor& grads) {
+  const Tensor none;
+  const bool hn_is_state = state.defined() && result.h_n.is_same(state) &&
+                           detail::written_in_place(result.h_n, state_shape, device);
+  const bool output_kept = detail::written_in_place(result.output, out_shape, device);
+  detail::check_no_overlap("RNN::step", {"output", result.output}, out_shape, device,
+                           {{"x_t", x_t},
+                            {"state", state},
+                            {"the model's parameters", params},
+                            {"the model's gradients", grads}});
+  detail::check_no_overlap(
+      "RNN::step", {"h_n", result.h_n}, state_shape, device,
+      {{"x_t", x_t},
+       {"state (h_n may be the state itself, not a part of it)", hn_is_state ? none : state},
+       {"output", output_kept ? result.output : none},
+       {"the model's parameters", params},
+       {"the model's gradients", grads}});
+}
+
+}  // namespace
+
 RNNOutput RNN::step(const Tensor& x_t, const Tensor& state) {
   RNNOutput result;
   step_into(x_t, state, result);
@@ -39,30 +66,14 @@ void RNN::step_into(const Tensor& x_t, const Tensor& state, RNNOutput& result) {
   const Device device = ctx_.device();
   detail::check_tensor("RNN::step", "x_t", x_t, x_t.shape(), device, false);
   detail::check_tensor("RNN::step", "state", state, state_shape, device, true);
-  // The aliasing rule (rnn.h): result.h_n may be `state` itself, nothing else may overlap.
-  const Tensor none;
-  const bool hn_is_state = state.defined() && result.h_n.is_same(state) &&
-                           detail::written_in_place(result.h_n, state_shape, device);
-  const bool output_kept = detail::written_in_place(result.output, out_shape, device);
-  detail::check_no_overlap("RNN::step", {"output", result.output}, out_shape, device,
-                           {{"x_t", x_t},
-                            {"state", state},
-                            {"the model's parameters", flat_params_},
-                            {"the model's gradients", flat_grads_}});
-  detail::check_no_overlap(
-      "RNN::step", {"h_n", result.h_n}, state_shape, device,
-      {{"x_t", x_t},
-       {"state (h_n may be the state itself, not a part of it)", hn_is_state ? none : state},
-       {"output", output_kept ? result.output : none},
-       {"the model's parameters", flat_params_},
-       {"the model's gradients", flat_grads_}});
+  check_step_results(x_t, state, result, out_shape, state_shape, device, flat_params_, flat_grads_);
   detail::ensure_result(result.output, out_shape, device);
   detail::ensure_result(result.h_n, state_shape, device);
   if (B == 0) return;
 
   // The new state goes to scratch first: result.h_n may be the old state, which every layer's
   // recurrent product still reads.
-  detail::Backend& be = ctx_.backend();
+  detail::Backend& be = detail::backend_of(ctx_);
   Workspace& ws = *workspace_;
   detail::StepRecurrence r;
   r.params = std::as_const(flat_params_).data();

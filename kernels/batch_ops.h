@@ -15,15 +15,17 @@ ELMAN_HD inline int64_t user_row(bool batch_first, int64_t seq_len, int64_t batc
   return batch_first ? b * seq_len + t : t * batch + b;
 }
 
-// dst[t, i, :] = user[t, perm[i], :] for t < lengths[i], else 0.
+// to_internal: dst[t, i, :] = user[t, perm[i], :]; else user[t, perm[i], :] = src[t, i, :]
+// (the last layer's output); either way 0 where t >= lengths[i], past the sequence's end.
 // perm == nullptr: identity; lengths == nullptr: every sequence has length T.
-struct GatherSequences {
-  const float* src;  // user layout
-  float* dst;        // [T, B, F] time-major, internal order
+struct ReorderSequences {
+  const float* src;  // user layout (to_internal), else [T, B, F] time-major, internal order
+  float* dst;        // [T, B, F] time-major, internal order (to_internal), else user layout
   int64_t seq_len, batch, features;
   const int32_t* perm;
   const int32_t* lengths;  // internal order
   bool batch_first;
+  bool to_internal;
   int64_t size() const { return seq_len * batch * features; }
   int64_t rows() const { return seq_len * batch; }
   int64_t cols() const { return features; }
@@ -32,29 +34,12 @@ struct GatherSequences {
     const int64_t i = row % batch, t = row / batch;
     const int64_t b = perm ? perm[i] : i;
     const bool live = !lengths || t < lengths[i];
-    dst[row * features + f] =
-        live ? src[user_row(batch_first, seq_len, batch, t, b) * features + f] : 0.0f;
-  }
-};
-
-// user[t, perm[i], :] = src[t, i, :] for t < lengths[i], else 0 (outputs past a sequence's end).
-struct ScatterSequences {
-  const float* src;  // [T, B, F] time-major, internal order
-  float* dst;        // user layout
-  int64_t seq_len, batch, features;
-  const int32_t* perm;
-  const int32_t* lengths;
-  bool batch_first;
-  int64_t size() const { return seq_len * batch * features; }
-  int64_t rows() const { return seq_len * batch; }
-  int64_t cols() const { return features; }
-  ELMAN_HD void operator()(int64_t k) const { at(k / features, k % features); }
-  ELMAN_HD void at(int64_t row, int64_t f) const {  // row = t * batch + i
-    const int64_t i = row % batch, t = row / batch;
-    const int64_t b = perm ? perm[i] : i;
-    const bool live = !lengths || t < lengths[i];
-    dst[user_row(batch_first, seq_len, batch, t, b) * features + f] =
-        live ? src[row * features + f] : 0.0f;
+    const int64_t internal = row * features + f;
+    const int64_t user = user_row(batch_first, seq_len, batch, t, b) * features + f;
+    if (to_internal)
+      dst[internal] = live ? src[user] : 0.0f;
+    else
+      dst[user] = live ? src[internal] : 0.0f;
   }
 };
 

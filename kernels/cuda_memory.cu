@@ -1,10 +1,10 @@
 // Device memory and copies for elman::Tensor, each CUDA status checked.
 #include <sstream>
 
+#include "kernels/copy_ops.h"
 #include "kernels/cuda_api.h"
 #include "kernels/cuda_check.cuh"
 #include "kernels/launch.cuh"
-#include "kernels/layout_ops.h"
 
 namespace elman::detail {
 

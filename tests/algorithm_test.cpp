@@ -206,7 +206,7 @@ TEST(Threads, FusedResultsDoNotDependOnTheThreadCount) {
   auto run = [&](int threads) {
     Context ctx;
     ctx.set_num_threads(threads);
-    auto& cpu = static_cast<detail::CpuBackend&>(ctx.backend());
+    auto& cpu = static_cast<detail::CpuBackend&>(detail::backend_of(ctx));
     cpu.set_min_flops_per_thread(0);
     cpu.set_adapt_to_load(false);
     RNN rnn(ctx, o, 4);

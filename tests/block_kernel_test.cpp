@@ -194,7 +194,7 @@ TEST(BlockKernel, ShapesBeyondTheLimitsFallBack) {
   const int64_t T = 3, B = 2;
   ASSERT_FALSE(detail::plan_recurrence(B, 9, {2, 32, 64}, false).fits);
   Context ctx;
-  static_cast<detail::CpuBackend&>(ctx.backend()).set_simulated_gpu({2, 32, 64});
+  static_cast<detail::CpuBackend&>(detail::backend_of(ctx)).set_simulated_gpu({2, 32, 64});
   RNN rnn(ctx, o, 3);
   const std::vector<double> x = random_floats(T * B * 3, 5);
   const ReferenceRun ref = run_reference(rnn, x, T, B, nullptr, nullptr, nullptr);

@@ -153,7 +153,7 @@ TEST_P(DropoutModel, MaskIsTheCpusOnEveryDevice) {
   const std::vector<float> ones(static_cast<size_t>(n), 1.0f);
   Tensor in = Tensor::from_vector({n}, ones, ctx.device()), out = Tensor::empty({n}, ctx.device());
   const detail::DropoutStream s{0xfeedfacecafebeefull, 0x100000003ull, 2, 0.25f};
-  detail::run(ctx.backend(), detail::ApplyDropout{in.data(), out.data(), n, s, 1.0f / 0.75f});
+  detail::run(detail::backend_of(ctx), detail::ApplyDropout{in.data(), out.data(), n, s, 1.0f / 0.75f});
   EXPECT_TRUE(identical("mask", out.to_vector(), apply_mask(ones, s.seed, s.call, 2, 0.25f)));
 }
 

@@ -261,8 +261,8 @@ TEST(Errors, CheckGemmArgsEachArgument) {
   // The CPU backend checks before calling BLAS.
   Context ctx(Device::cpu());
   float a[4] = {}, b[4] = {}, c[4] = {};
-  ELMAN_EXPECT_ERROR(ctx.backend().gemm(N, N, 2, 2, 2, 1.0f, a, 1, b, 2, 0.0f, c, 2), "gemm",
-                     "lda = 1");
+  ELMAN_EXPECT_ERROR(detail::backend_of(ctx).gemm(N, N, 2, 2, 2, 1.0f, a, 1, b, 2, 0.0f, c, 2),
+                     "gemm", "lda = 1");
 }
 
 // --- Devices ---

@@ -17,6 +17,7 @@
 #include "elman/elman.h"
 #include "host/cpu/kernels.h"
 #include "host/cpu_backend.h"
+#include "host/init.h"
 #include "host/param_layout.h"
 #include "host/reference.h"
 #include "tests/cuda_skip.h"
@@ -116,9 +117,10 @@ inline std::string skip_reason(const Where& w) {
 inline Context make_context(const Where& w) {
   Context ctx(device_of(w));
   if (!w.simulated.empty())
-    static_cast<detail::CpuBackend&>(ctx.backend()).set_simulated_gpu(simulated_gpu(w.simulated));
+    static_cast<detail::CpuBackend&>(detail::backend_of(ctx))
+        .set_simulated_gpu(simulated_gpu(w.simulated));
   if (!w.kernels.empty()) {
-    auto& cpu = static_cast<detail::CpuBackend&>(ctx.backend());
+    auto& cpu = static_cast<detail::CpuBackend&>(detail::backend_of(ctx));
     cpu.set_kernels(*kernels_of(w));
     if (w.threads > 0) {  // exactly w.threads, on every shape, however busy the machine
       ctx.set_num_threads(w.threads);
@@ -136,12 +138,12 @@ inline RNN make_rnn(Context& ctx, const Where& w, const RNNOptions& o, uint64_t 
   return rnn;
 }
 
-// Uniform values in [-scale, scale] from a seeded generator (same values on every machine:
-// mt19937_64 is fully specified and the conversion below does not use std distributions).
+// Uniform values in [-scale, scale] from a seeded generator, mapped as the initialisation maps
+// its draws (host/init.h: the same values on every machine).
 inline std::vector<double> random_vector(int64_t n, uint64_t seed, double scale = 1.0) {
   std::mt19937_64 gen(seed);
   std::vector<double> v(static_cast<size_t>(n));
-  for (double& x : v) x = (2.0 * (static_cast<double>(gen() >> 11) * 0x1.0p-53) - 1.0) * scale;
+  for (double& x : v) x = detail::uniform_value(gen(), scale);
   return v;
 }
 

@@ -120,7 +120,7 @@ void Embedding::zero_grad() {
   check_usable("Embedding::zero_grad");
   Tensor grads = flat_grads_;
   grads.mark_modified();
-  detail::run(ctx_.backend(), detail::Fill{grads.data(), grads.numel(), 0.0f});
+  detail::run(detail::backend_of(ctx_), detail::Fill{grads.data(), grads.numel(), 0.0f});
 }
 
 void Embedding::check_ids(const char* call, const IndexTensor& ids) const {
@@ -163,8 +163,9 @@ void Embedding::forward_into(const IndexTensor& ids, Tensor& out) {
   detail::ensure_result(out, shape, device);
   const int64_t n = ids.numel();
   if (n == 0) return;
-  detail::run(ctx_.backend(), detail::EmbeddingGather{weight_.data(), detail::index_data(ids),
-                                                      out.data(), all_positions(n), dim_});
+  detail::run(detail::backend_of(ctx_),
+              detail::EmbeddingGather{weight_.data(), detail::index_data(ids), out.data(),
+                                      all_positions(n), dim_});
 }
 
 Tensor Embedding::forward(const IndexTensor& ids) {
@@ -190,9 +191,9 @@ void Embedding::backward(const IndexTensor& ids, const Tensor& grad_out) {
   grads.mark_modified();
   const int64_t n = ids.numel();
   if (n == 0) return;
-  detail::run(ctx_.backend(), detail::EmbeddingGradAccumulate{
-                                  detail::index_data(ids), grad_out.data(), grads.data(),
-                                  all_positions(n), dim_, padding_idx_.value_or(-1)});
+  detail::run(detail::backend_of(ctx_), detail::EmbeddingGradAccumulate{
+                                            detail::index_data(ids), grad_out.data(), grads.data(),
+                                            all_positions(n), dim_, padding_idx_.value_or(-1)});
 }
 
 }  // namespace elman

@@ -1,8 +1,6 @@
 // elman::Linear: nn.Linear's parameters in one flat buffer, its initialisation, and forward /
-// backward as column-major GEMMs through the backend (row-major [N, K] is column-major K x N).
+// backward as the named products of host/products.h (the RNN's, with out_features as H).
 #include "elman/linear.h"
-
-#include <cmath>
 
 #include "elman/error.h"
 #include "host/alias_checks.h"
@@ -10,11 +8,10 @@
 #include "host/buffers.h"
 #include "host/checked_size.h"
 #include "host/init.h"
+#include "host/products.h"
 #include "kernels/train/train_ops.h"
 
 namespace elman {
-
-using detail::Trans;
 
 Linear::Linear(const Context& ctx, int64_t in_features, int64_t out_features, uint64_t seed)
     : ctx_(ctx), in_(in_features), out_(out_features), names_{"weight", "bias"} {
@@ -35,7 +32,7 @@ Linear::Linear(const Context& ctx, int64_t in_features, int64_t out_features, ui
   }
   // kaiming_uniform_(a=sqrt(5)) gives bound sqrt(6 / ((1 + 5) fan_in)) = 1/sqrt(fan_in); the
   // bias uses the same bound. Same generator and mapping as the RNN's initialisation.
-  detail::fill_uniform(flat_params_, 1.0 / std::sqrt(static_cast<double>(in_)), seed);
+  detail::init_uniform(flat_params_, in_, seed);
   weight_ = flat_params_.view({out_, in_}, 0);
   bias_ = flat_params_.view({out_}, weights);
   weight_grad_ = flat_grads_.view({out_, in_}, 0);
@@ -92,7 +89,7 @@ void Linear::zero_grad() {
   check_usable("Linear::zero_grad");
   Tensor grads = flat_grads_;
   grads.mark_modified();
-  detail::run(ctx_.backend(), detail::Fill{grads.data(), grads.numel(), 0.0f});
+  detail::run(detail::backend_of(ctx_), detail::Fill{grads.data(), grads.numel(), 0.0f});
 }
 
 namespace {
@@ -122,11 +119,9 @@ void Linear::forward_into(const Tensor& x, Tensor& y) {
       {{"x", x}, {"the layer's parameters", flat_params_}, {"the layer's gradients", flat_grads_}});
   detail::ensure_result(y, {n, out_}, device);
   if (n == 0) return;
-  detail::Backend& be = ctx_.backend();
+  detail::Backend& be = detail::backend_of(ctx_);
   detail::run(be, detail::BroadcastRows{bias_.data(), y.data(), n, out_});
-  // y^T (out x n) += W (out x in, stored column-major as in x out) x^T (in x n).
-  be.gemm(Trans::kT, Trans::kN, out_, n, in_, 1.0f, weight_.data(), in_, x.data(), in_, 1.0f,
-          y.data(), out_);
+  detail::input_projection(be, y.data(), x.data(), in_, weight_.data(), n, in_, out_, true);
 }
 
 Tensor Linear::forward(const Tensor& x) {
@@ -155,21 +150,17 @@ void Linear::backward_into(const Tensor& x, const Tensor& grad_y, Tensor* grad_x
   Tensor grads = flat_grads_;  // accumulated into: a write (Tensor::version())
   grads.mark_modified();
   if (n == 0) return;
-  detail::Backend& be = ctx_.backend();
+  detail::Backend& be = detail::backend_of(ctx_);
   if (!ones_.defined() || ones_.device() != device || ones_.numel() < n) {
     ones_ = Tensor::empty({n}, device);  // filled once per size, not per call
     detail::run(be, detail::Fill{ones_.data(), n, 1.0f});
   }
-  // dW (stored column-major as in x out) += x^T (in x n) grad_y (n x out).
-  be.gemm(Trans::kN, Trans::kT, in_, out_, n, 1.0f, x.data(), in_, grad_y.data(), out_, 1.0f,
-          grads.data(), in_);
-  // db (out) += grad_y^T (out x n) 1 (n).
-  be.gemm(Trans::kN, Trans::kN, out_, 1, n, 1.0f, grad_y.data(), out_, ones_.data(), n, 1.0f,
-          grads.data() + out_ * in_, out_);
-  // grad_x^T (in x n) = W^T (in x out) grad_y^T (out x n).
+  // dW += sum_r grad_y[r, :] x[r, :]^T, db += sum_r grad_y[r, :], grad_x[r, :] = W^T grad_y[r, :].
+  detail::weight_gradient(be, grads.data(), grad_y.data(), out_, x.data(), in_, n, out_, in_);
+  detail::bias_gradient(be, grads.data() + out_ * in_, grad_y.data(), out_, ones_.data(), n, out_);
   if (grad_x)
-    be.gemm(Trans::kN, Trans::kN, in_, n, out_, 1.0f, weight_.data(), in_, grad_y.data(), out_,
-            0.0f, grad_x->data(), in_);
+    detail::input_gradient(be, grad_x->data(), grad_y.data(), out_, weight_.data(), n, out_, in_,
+                           false);
 }
 
 }  // namespace elman

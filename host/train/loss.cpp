@@ -6,12 +6,11 @@
 #include "host/alias_checks.h"
 #include "host/backend.h"
 #include "host/buffers.h"
+#include "host/products.h"
 #include "kernels/train/train_ops.h"
 
 namespace elman {
 namespace {
-
-using detail::Trans;
 
 void check_on(const char* call, const char* name, const Tensor& t, Device device) {
   if (!t.defined()) throw Error(std::string(call) + ": " + name + " is undefined");
@@ -27,7 +26,7 @@ void add_sum(detail::Backend& be, const float* values, int64_t n, float alpha, T
     ones = Tensor::empty({n}, be.device());  // filled once per size, not per call
     detail::run(be, detail::Fill{ones.data(), n, 1.0f});
   }
-  be.gemm(Trans::kT, Trans::kN, 1, 1, n, alpha, values, n, ones.data(), n, 1.0f, loss_sum, 1);
+  detail::add_dot(be, loss_sum, values, ones.data(), n, alpha);
 }
 
 void check_sum(const char* call, const Tensor* loss_sum, Device device) {
@@ -73,7 +72,7 @@ void MSELoss::forward_backward(Context& ctx, const Tensor& pred, const Tensor& t
   detail::ensure_result(grad_pred, pred.shape(), device);
   const int64_t n = pred.numel();
   if (n == 0) return;
-  detail::Backend& be = ctx.backend();
+  detail::Backend& be = detail::backend_of(ctx);
   Tensor sq = detail::ensure_buffer(sq_, {n}, device);
   detail::run(be, detail::MseLossGrad{pred.data(), target.data(), grad_pred.data(), sq.data(), n,
                                       2.0f / static_cast<float>(n)});
@@ -82,7 +81,7 @@ void MSELoss::forward_backward(Context& ctx, const Tensor& pred, const Tensor& t
 
 double MSELoss::value(Context& ctx, const Tensor& pred, const Tensor& target) {
   detail::ensure_result(sum_scratch_, {1}, ctx.device());
-  detail::run(ctx.backend(), detail::Fill{sum_scratch_.data(), 1, 0.0f});
+  detail::run(detail::backend_of(ctx), detail::Fill{sum_scratch_.data(), 1, 0.0f});
   forward_backward(ctx, pred, target, grad_scratch_, &sum_scratch_);
   return read_back(ctx, sum_scratch_);
 }
@@ -118,7 +117,7 @@ void CrossEntropyLoss::forward_backward_ids(Context& ctx, const Tensor& logits,
                      {"logits", logits}, {"targets", none}, loss_sum);
   detail::ensure_result(grad_logits, logits.shape(), device);
   if (rows == 0) return;
-  detail::Backend& be = ctx.backend();
+  detail::Backend& be = detail::backend_of(ctx);
   Tensor row_loss = detail::ensure_buffer(row_loss_, {rows}, device);
   detail::run(
       be, detail::SoftmaxCrossEntropy{logits.data(), targets, grad_logits.data(), row_loss.data(),
@@ -129,7 +128,7 @@ void CrossEntropyLoss::forward_backward_ids(Context& ctx, const Tensor& logits,
 
 double CrossEntropyLoss::value(Context& ctx, const Tensor& logits, const IndexTensor& targets) {
   detail::ensure_result(sum_scratch_, {1}, ctx.device());
-  detail::run(ctx.backend(), detail::Fill{sum_scratch_.data(), 1, 0.0f});
+  detail::run(detail::backend_of(ctx), detail::Fill{sum_scratch_.data(), 1, 0.0f});
   forward_backward(ctx, logits, targets, grad_scratch_, &sum_scratch_);
   return read_back(ctx, sum_scratch_);
 }

@@ -7,6 +7,7 @@
 
 #include "elman/error.h"
 #include "host/backend.h"
+#include "host/products.h"
 #include "kernels/train/train_ops.h"
 
 namespace elman {
@@ -92,7 +93,7 @@ void Optimizer::step() {
 void Optimizer::zero_grad() {
   for (Group& g : groups_) {
     g.grads.mark_modified();
-    detail::run(ctx_.backend(), detail::Fill{g.grads.data(), g.grads.numel(), 0.0f});
+    detail::run(detail::backend_of(ctx_), detail::Fill{g.grads.data(), g.grads.numel(), 0.0f});
   }
 }
 
@@ -106,7 +107,7 @@ SGD::SGD(const Context& ctx, const SGDOptions& o) : Optimizer(ctx, o.lr), option
 }
 
 void SGD::update(Group& g) {
-  detail::run(ctx_.backend(),
+  detail::run(detail::backend_of(ctx_),
               detail::SgdUpdate{g.params.data(), g.grads.data(),
                                 g.state[0].defined() ? g.state[0].data() : nullptr,
                                 g.params.numel(), lr_, options_.momentum, options_.dampening,
@@ -131,7 +132,7 @@ void Adam::update(Group& g) {
   const double bc1 = 1.0 - std::pow(static_cast<double>(options_.beta1), t);
   const double bc2 = 1.0 - std::pow(static_cast<double>(options_.beta2), t);
   detail::run(
-      ctx_.backend(),
+      detail::backend_of(ctx_),
       detail::AdamUpdate{g.params.data(), g.grads.data(), g.state[0].data(), g.state[1].data(),
                          g.params.numel(), lr_, options_.beta1, options_.beta2, options_.eps,
                          options_.weight_decay, decoupled_, static_cast<float>(lr_ / bc1),
@@ -148,7 +149,7 @@ GradNormClipper::GradNormClipper(const Context& ctx, float max_norm)
 }
 
 void GradNormClipper::clip(const std::vector<Tensor>& grads) {
-  detail::Backend& be = ctx_.backend();
+  detail::Backend& be = detail::backend_of(ctx_);
   const Device device = ctx_.device();
   for (const Tensor& g : grads)
     if (!g.defined() || g.device() != device)
@@ -158,8 +159,7 @@ void GradNormClipper::clip(const std::vector<Tensor>& grads) {
   for (const Tensor& g : grads) {
     const int64_t n = g.numel();
     if (n == 0) continue;
-    be.gemm(detail::Trans::kT, detail::Trans::kN, 1, 1, n, 1.0f, g.data(), n, g.data(), n, 1.0f,
-            norm_sq_.data(), 1);
+    detail::add_dot(be, norm_sq_.data(), g.data(), g.data(), n, 1.0f);
   }
   for (Tensor g : grads) {  // a shallow copy: the same storage, written in place
     const int64_t n = g.numel();

@@ -187,7 +187,7 @@ FitData prepare_fit(TrainerState& m, const TrainerOptions& o, const Dataset& tra
     fd.train = detail::upload(train, m);
     if (val && val->size() > 0) fd.val = detail::upload(*val, m);
     detail::size_buffers(m, o, train, (fd.global_B + m.comm->size() - 1) / m.comm->size());
-    m.order.reserve(m.ctx->backend(), static_cast<size_t>(fd.train.n));
+    m.order.reserve(detail::backend_of(*m.ctx), static_cast<size_t>(fd.train.n));
   });
   return fd;
 }
@@ -224,7 +224,7 @@ void upload_epoch_order(TrainerState& m, const TrainerOptions& o, int64_t n) {
   } else {
     for (int64_t i = 0; i < n; ++i) order[i] = static_cast<int32_t>(i);
   }
-  detail::local_work(m, [&] { m.order.upload(m.ctx->backend(), order); });
+  detail::local_work(m, [&] { m.order.upload(detail::backend_of(*m.ctx), order); });
 }
 
 // Queues a pass over the examples [begin, end) of `dd` in order (inference), adding their
@@ -366,7 +366,8 @@ FitResult Trainer::fit(const Dataset& train, const Dataset* val,
     m.epoch = epoch;
     upload_epoch_order(m, o, fd.train.n);
     detail::local_work(m, [&] {
-      detail::run(m.ctx->backend(), detail::Fill{m.loss_sums.data(), m.loss_sums.numel(), 0.0f});
+      detail::run(detail::backend_of(*m.ctx),
+                  detail::Fill{m.loss_sums.data(), m.loss_sums.numel(), 0.0f});
     });
     const int64_t steps = queue_epoch(m, o, fd, epoch);
 
@@ -424,7 +425,7 @@ double Trainer::evaluate(const Dataset& data) {
   const detail::DeviceData dd = detail::upload(data, m);
   detail::size_buffers(m, options_, data, std::min(options_.batch_size, dd.n));
   Tensor sum = m.loss_sums.view({1}, 1);
-  detail::run(m.ctx->backend(), detail::Fill{sum.data(), 1, 0.0f});
+  detail::run(detail::backend_of(*m.ctx), detail::Fill{sum.data(), 1, 0.0f});
   evaluate_queued(m, options_, dd, sum, 0, dd.n);
   return sum.to_vector()[0];
 }

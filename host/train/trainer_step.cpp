@@ -12,7 +12,7 @@
 #include "host/train/data_parallel.h"
 #include "host/train/loss_access.h"
 #include "host/train/trainer_state.h"
-#include "kernels/layout_ops.h"
+#include "kernels/copy_ops.h"
 
 namespace elman::detail {
 
@@ -80,7 +80,7 @@ void check_data(const char* call, const Dataset& d, const TrainerState& m,
 
 DeviceData upload(const Dataset& d, TrainerState& m) {
   const Device device = m.ctx->device();
-  Backend& be = m.ctx->backend();
+  Backend& be = backend_of(*m.ctx);
   DeviceData dd;
   dd.n = d.size();
   dd.seq_len = d.seq_len;
@@ -110,7 +110,7 @@ void size_buffers(TrainerState& m, const TrainerOptions& o, const Dataset& d, in
   const int64_t LD = ro.num_layers * ro.num_directions();
   ensure_buffer(m.x, {B, m.T, m.I}, dev);
   ensure_buffer(m.y, {B, d.target_size}, dev);
-  m.y_ids.reserve(m.ctx->backend(), static_cast<size_t>(B * d.target_size));
+  m.y_ids.reserve(backend_of(*m.ctx), static_cast<size_t>(B * d.target_size));
   ensure_buffer(m.last, {B, m.DH}, dev);
   ensure_buffer(m.grad_last, {B, m.DH}, dev);
   ensure_buffer(m.pred, {rows, m.K}, dev);
@@ -132,7 +132,7 @@ Shape batch_shape(const TrainerState& m, int64_t b, int64_t n, int64_t width) {
 
 // The RNN's input for the positions of `w`: features, embedding rows or one-hot rows.
 void gather_inputs(TrainerState& m, const DeviceData& dd, const BatchWindow& w, Tensor& x) {
-  Backend& be = m.ctx->backend();
+  Backend& be = backend_of(*m.ctx);
   if (!dd.tokens)
     run(be, GatherValues{dd.inputs.data(), x.data(), w, m.I});
   else if (m.embedding)
@@ -144,7 +144,7 @@ void gather_inputs(TrainerState& m, const DeviceData& dd, const BatchWindow& w, 
 // The targets of the batch's loss rows: one per example (last step: `w` narrowed to the one
 // target row of each example) or one per position of `w` (every step).
 void gather_targets(TrainerState& m, const TrainerOptions& o, const DeviceData& dd, BatchWindow w) {
-  Backend& be = m.ctx->backend();
+  Backend& be = backend_of(*m.ctx);
   const int64_t per_step = dd.class_targets ? 1 : m.K;
   if (o.head == HeadMode::kLastStep) {
     w.t0 = 0;
@@ -163,7 +163,7 @@ void gather_targets(TrainerState& m, const TrainerOptions& o, const DeviceData& 
 // of the RNN's output written to m.grad_output. Returns that gradient.
 Tensor head_and_loss(TrainerState& m, const TrainerOptions& o, const Tensor& out, int64_t b,
                      int64_t n, bool train, float weight, Tensor& loss_sum) {
-  Backend& be = m.ctx->backend();
+  Backend& be = backend_of(*m.ctx);
   const int64_t DH = m.DH, K = m.K;
   const bool last_step = o.head == HeadMode::kLastStep, tm = m.time_major();
   const int64_t rows = last_step ? b : b * n;
@@ -235,7 +235,7 @@ void pass(TrainerState& m, const TrainerOptions& o, const DeviceData& dd, const 
   if (m.embedding) {
     Tensor grads = m.embedding->flat_grads();  // accumulated into: a write
     grads.mark_modified();
-    run(m.ctx->backend(),
+    run(backend_of(*m.ctx),
         EmbeddingGradAccumulate{dd.input_ids.data(), in_grads.grad_input.data(), grads.data(), w,
                                 m.I, m.embedding->padding_idx().value_or(-1)});
   }
@@ -250,21 +250,22 @@ void inject_fault(TrainerState& m, const TrainerOptions& o) {
     throw Error("injected test fault (TrainerOptions::inject_fault) at optimizer step " +
                 std::to_string(global_step));
   Tensor g = m.rnn->flat_grads();
-  run(m.ctx->backend(), Fill{g.data(), g.numel(), std::numeric_limits<float>::quiet_NaN()});
+  run(backend_of(*m.ctx), Fill{g.data(), g.numel(), std::numeric_limits<float>::quiet_NaN()});
 }
 
 // Data parallel, before the exchange: this rank's mean gradient weighted by its share of the
 // global batch, so that the sum over ranks is the global batch's mean gradient.
 void weight_by_share(TrainerState& m) {
   if (m.grad_share == 1.0f) return;
-  for (Tensor g : m.grads()) run(m.ctx->backend(), ScaleInPlace{g.data(), g.numel(), m.grad_share});
+  for (Tensor g : m.grads())
+    run(backend_of(*m.ctx), ScaleInPlace{g.data(), g.numel(), m.grad_share});
 }
 
 // After a training pass: the fault checks of optimizer step `++step` (gradients and the loss
 // sum, recorded on the device), data parallel the agreement and the gradient exchange,
 // clipping, the optimizer step and zero_grad.
 void finish_step(TrainerState& m, const TrainerOptions& o, int64_t& step) {
-  Backend& be = m.ctx->backend();
+  Backend& be = backend_of(*m.ctx);
   const float s = static_cast<float>(++step);
   const bool parallel = m.comm->size() > 1;
   local_work(m, [&] {
@@ -323,7 +324,7 @@ void run_batch(TrainerState& m, const TrainerOptions& o, const DeviceData& dd, c
         if (t0 > 0) {  // detached: a copy of the previous chunk's h_n, no gradient back through it
           h0 = m.h0c.view({LD, b, H});
           const int64_t n = LD * b * H;
-          run(m.ctx->backend(), CopyRows{m.hn_buf.data(), h0.data(), 1, n, n, n});
+          run(backend_of(*m.ctx), CopyRows{m.hn_buf.data(), h0.data(), 1, n, n, n});
         }
         // Every step: each chunk's loss is its mean, weighted by its share of the sequence.
         const float wc =

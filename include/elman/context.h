@@ -14,7 +14,8 @@ namespace elman {
 
 namespace detail {
 class Backend;
-}
+struct ContextAccess;  // host/backend.h: the library's own way to a context's backend
+}  // namespace detail
 
 class Context {
  public:
@@ -46,9 +47,9 @@ class Context {
   void set_num_threads(int n);
   int num_threads() const;
 
-  detail::Backend& backend() const;  // internal: the seam between orchestration and the device
-
  private:
+  friend struct detail::ContextAccess;
+  detail::Backend& backend() const;  // the seam between orchestration and the device
   std::shared_ptr<detail::Backend> backend_;
 };
 

@@ -12,6 +12,10 @@
 
 namespace elman {
 
+namespace detail {
+struct CacheState;  // host/rnn_state.h
+}
+
 enum class Nonlinearity { kTanh, kReLU };
 std::string nonlinearity_name(Nonlinearity n);             // "tanh", "relu"
 Nonlinearity parse_nonlinearity(const std::string& name);  // throws on anything else
@@ -82,12 +86,12 @@ class RNNCache {
   // True after a forward_train. A forward_train that fails its argument checks leaves the
   // cache as it was; one that fails later (a device error) leaves it invalid.
   bool valid() const;
-  struct State;
-  State& state() { return *state_; }
-  const State& state() const { return *state_; }
 
  private:
-  std::unique_ptr<State> state_;
+  friend class RNN;  // the only reader and writer of the state
+  detail::CacheState& state() { return *state_; }
+  const detail::CacheState& state() const { return *state_; }
+  std::unique_ptr<detail::CacheState> state_;
 };
 
 class RNN {
@@ -190,6 +194,9 @@ class RNN {
  private:
   struct Workspace;
   void check_usable(const char* call) const;  // throws on a moved-from model
+  // The one body of forward_into (cache == nullptr) and forward_train_into.
+  void forward_body(const char* call, const Tensor& input, const Tensor& h0, RNNCache* cache,
+                    RNNOutput& result, const std::vector<int64_t>& lengths);
   // backward_into for batched tensors (an unbatched call views its tensors as a batch of one).
   void backward_batched(const RNNCache& cache, const Tensor& grad_output, const Tensor& grad_h_n,
                         RNNInputGrads& result);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "elman/elman.h"
+#include "host/init.h"
 
 // Expects `call` to throw elman::Error whose message holds `part`.
 #define EXPECT_ERROR_WITH(call, part)                                             \
@@ -29,8 +30,7 @@ namespace elman::train_test {
 inline std::vector<float> random_floats(int64_t n, uint64_t seed, double scale = 1.0) {
   std::mt19937_64 gen(seed);
   std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v)
-    x = static_cast<float>((2.0 * (static_cast<double>(gen() >> 11) * 0x1.0p-53) - 1.0) * scale);
+  for (float& x : v) x = static_cast<float>(detail::uniform_value(gen(), scale));
   return v;
 }
 
