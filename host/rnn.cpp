@@ -9,6 +9,7 @@
 #include "elman/error.h"
 #include "host/backend.h"
 #include "host/init.h"
+#include "host/parameter_ops.h"
 #include "host/recurrence.h"
 #include "host/rnn_state.h"
 
@@ -134,12 +135,8 @@ const Tensor& RNN::grad(const std::string& name) const {
 
 void RNN::set_parameter(const std::string& name, const Tensor& values) {
   check_usable("RNN::set_parameter");
-  Tensor p = params_[index_of(names_, name, "RNN::set_parameter")];
-  if (!values.defined()) throw Error("RNN::set_parameter: values for '" + name + "' are undefined");
-  if (values.shape() != p.shape())
-    throw Error("RNN::set_parameter: values for '" + name + "' have shape " +
-                shape_str(values.shape()) + ", expected " + shape_str(p.shape()));
-  p.copy_from(values);
+  detail::copy_into_parameter("RNN::set_parameter", name,
+                              params_[index_of(names_, name, "RNN::set_parameter")], values);
 }
 
 void RNN::check_usable(const char* call) const {
@@ -149,9 +146,7 @@ void RNN::check_usable(const char* call) const {
 
 void RNN::zero_grad() {
   check_usable("RNN::zero_grad");
-  Tensor grads = flat_grads_;
-  grads.mark_modified();
-  detail::run(detail::backend_of(ctx_), detail::Fill{grads.data(), grads.numel(), 0.0f});
+  detail::zero_flat_grads(ctx_, flat_grads_);
 }
 
 }  // namespace elman

@@ -11,6 +11,7 @@
 #include "host/backend.h"
 #include "host/buffers.h"
 #include "host/checked_size.h"
+#include "host/parameter_ops.h"
 #include "kernels/train/batch_gather_ops.h"
 #include "kernels/train/train_ops.h"
 
@@ -107,20 +108,12 @@ const Tensor& Embedding::grad(const std::string& name) const {
 }
 
 void Embedding::set_parameter(const std::string& name, const Tensor& values) {
-  Tensor p = parameter(name);
-  if (!values.defined())
-    throw Error("Embedding::set_parameter: values for '" + name + "' are undefined");
-  if (values.shape() != p.shape())
-    throw Error("Embedding::set_parameter: values for '" + name + "' have shape " +
-                shape_str(values.shape()) + ", expected " + shape_str(p.shape()));
-  p.copy_from(values);
+  detail::copy_into_parameter("Embedding::set_parameter", name, parameter(name), values);
 }
 
 void Embedding::zero_grad() {
   check_usable("Embedding::zero_grad");
-  Tensor grads = flat_grads_;
-  grads.mark_modified();
-  detail::run(detail::backend_of(ctx_), detail::Fill{grads.data(), grads.numel(), 0.0f});
+  detail::zero_flat_grads(ctx_, flat_grads_);
 }
 
 void Embedding::check_ids(const char* call, const IndexTensor& ids) const {

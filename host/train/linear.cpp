@@ -8,6 +8,7 @@
 #include "host/buffers.h"
 #include "host/checked_size.h"
 #include "host/init.h"
+#include "host/parameter_ops.h"
 #include "host/products.h"
 #include "kernels/train/train_ops.h"
 
@@ -76,20 +77,12 @@ const Tensor& Linear::grad(const std::string& name) const {
 }
 
 void Linear::set_parameter(const std::string& name, const Tensor& values) {
-  Tensor p = parameter(name);
-  if (!values.defined())
-    throw Error("Linear::set_parameter: values for '" + name + "' are undefined");
-  if (values.shape() != p.shape())
-    throw Error("Linear::set_parameter: values for '" + name + "' have shape " +
-                shape_str(values.shape()) + ", expected " + shape_str(p.shape()));
-  p.copy_from(values);
+  detail::copy_into_parameter("Linear::set_parameter", name, parameter(name), values);
 }
 
 void Linear::zero_grad() {
   check_usable("Linear::zero_grad");
-  Tensor grads = flat_grads_;
-  grads.mark_modified();
-  detail::run(detail::backend_of(ctx_), detail::Fill{grads.data(), grads.numel(), 0.0f});
+  detail::zero_flat_grads(ctx_, flat_grads_);
 }
 
 namespace {

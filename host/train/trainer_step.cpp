@@ -16,20 +16,26 @@
 
 namespace elman::detail {
 
+namespace {
+
+// pick(model) for every model, in order (the embedding first, when there is one).
+template <typename Pick>
+std::vector<Tensor> each_model(const TrainerState& m, Pick pick) {
+  std::vector<Tensor> all;
+  if (m.embedding) all.push_back(pick(*m.embedding));
+  all.push_back(pick(*m.rnn));
+  all.push_back(pick(*m.head));
+  return all;
+}
+
+}  // namespace
+
 std::vector<Tensor> TrainerState::parameters() const {
-  std::vector<Tensor> p;
-  if (embedding) p.push_back(embedding->flat_parameters());
-  p.push_back(rnn->flat_parameters());
-  p.push_back(head->flat_parameters());
-  return p;
+  return each_model(*this, [](const auto& model) { return model.flat_parameters(); });
 }
 
 std::vector<Tensor> TrainerState::grads() const {
-  std::vector<Tensor> g;
-  if (embedding) g.push_back(embedding->flat_grads());
-  g.push_back(rnn->flat_grads());
-  g.push_back(head->flat_grads());
-  return g;
+  return each_model(*this, [](const auto& model) { return model.flat_grads(); });
 }
 
 namespace {
