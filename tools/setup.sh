@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what elman needs and a fresh machine of this kind lacks (Debian packages), then
-# configures and builds into ./build, with CUDA where nvcc is found, else CPU-only (one line says
-# so). Idempotent: installs only what is missing.
-# Usage: [ELMAN_WITH_CUDA=AUTO|ON|OFF] bash tools/setup.sh [extra cmake arguments...]
+# configures and builds into ./build with a preset of CMakePresets.json (release, or ci: warnings
+# as errors), with CUDA where nvcc is found, else CPU-only (one line says so). Idempotent:
+# installs only what is missing.
+# Usage: [ELMAN_WITH_CUDA=AUTO|ON|OFF] [ELMAN_PRESET=release|ci] bash tools/setup.sh
+#          [extra cmake arguments...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+preset="${ELMAN_PRESET:-release}"
+case "$preset" in
+  release | ci) ;;
+  *) echo "setup: ELMAN_PRESET is '$preset'; expected release or ci (the presets building ./build)" >&2; exit 2 ;;
+esac
 
 # The CUDA toolkit (nvcc, cuBLAS; cuDNN for elman-bench) comes with the machine where there is
 # one: find nvcc. Without it elman builds CPU-only (ELMAN_WITH_CUDA=OFF); ELMAN_WITH_CUDA=OFF in
@@ -56,5 +64,5 @@ else
   cuda_args=(-DELMAN_WITH_CUDA=OFF)
 fi
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}" "$@" >/dev/null
-cmake --build build -j"$(nproc)"
+cmake --preset "$preset" "${cuda_args[@]}" "$@" >/dev/null
+cmake --build --preset "$preset" -j"$(nproc)"
