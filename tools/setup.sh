@@ -5,6 +5,7 @@
 # installs only what is missing.
 # Usage: [ELMAN_WITH_CUDA=AUTO|ON|OFF] [ELMAN_PRESET=release|ci] bash tools/setup.sh
 #          [extra cmake arguments...]
+#        bash tools/setup.sh --packages-only   (install what is missing, build nothing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,9 +16,10 @@ cd "$(dirname "$0")/.."
 # test skips visibly without it) and elman-bench --device cpu's peer; add it with
 # ELMAN_EXTRA_PACKAGES=python3-torch.
 # Test: clang + its fuzzer runtime (the safetensors fuzz target); patchelf (the GPU bundle's
-# $ORIGIN-relative library paths, tools/gpu-bundle.sh).
+# $ORIGIN-relative library paths, tools/gpu-bundle.sh); clang-format (tools/check-format.sh).
 packages=(cmake g++ make libopenblas-dev nlohmann-json3-dev libcli11-dev googletest libgtest-dev
           libdnnl-dev python3 python3-numpy python3-matplotlib clang libclang-rt-14-dev patchelf
+          clang-format
           libopenmpi-dev openmpi-bin  # data-parallel training (libelman_mpi, mpirun)
           ${ELMAN_EXTRA_PACKAGES:-})
 missing=()
@@ -30,6 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+[ "${1:-}" = --packages-only ] && exit 0
 
 preset="${ELMAN_PRESET:-release}"
 case "$preset" in

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# README's test command: set up and build (tools/setup.sh, the ci preset: warnings as errors),
-# then
+# README's test command: the format check first (tools/check-format.sh, it fails fast), set up
+# and build (tools/setup.sh, the ci preset: warnings as errors), then
 #   1. the CPU test suite under AddressSanitizer + UndefinedBehaviorSanitizer, built CPU-only
 #      (the asan preset: build-asan, ELMAN_WITH_CUDA=OFF),
 #   2. the safetensors fuzz target for a bounded time (tools/fuzz.sh, 60 s),
@@ -13,6 +13,9 @@
 # builds ./build without warnings as errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash tools/setup.sh --packages-only
+echo "== test: the format of the C++ and CUDA files (tools/check-format.sh)"
+bash tools/check-format.sh
 export ELMAN_PRESET="${ELMAN_PRESET:-ci}"  # tools/gpu-bundle.sh's setup.sh call builds it too
 bash tools/setup.sh
 jobs="$(nproc)"
