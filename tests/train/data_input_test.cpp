@@ -3,7 +3,6 @@
 // columns, values too large to standardise), UTF-8 text as characters, and no endless read of
 // a directory or a FIFO.
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,15 +29,14 @@ TEST(CsvInput, ByteOrderMarkIsStripped) {
 }
 
 TEST(CsvInput, QuotedFieldsMaySpanLines) {
-  const auto c =
-      read_csv_column(temp_file("nl.csv", "note,v\n\"two\nlines\",1\n\"one, quoted\",2\nx,3\n"), "v");
+  const auto c = read_csv_column(
+      temp_file("nl.csv", "note,v\n\"two\nlines\",1\n\"one, quoted\",2\nx,3\n"), "v");
   EXPECT_EQ(c.values, (std::vector<double>{1, 2, 3}));
   EXPECT_EQ(c.rows, 3);
   EXPECT_ERROR_WITH(read_csv_column(temp_file("open.csv", "a,v\n\"never closed,1\n2,3\n"), "v"),
                     "not closed");
   // A bad value after a multi-line field names the line its record starts on.
-  EXPECT_ERROR_WITH(read_csv_column(temp_file("line.csv", "n,v\n\"a\nb\",1\nc,zz\n"), "v"),
-                    ":4:");
+  EXPECT_ERROR_WITH(read_csv_column(temp_file("line.csv", "n,v\n\"a\nb\",1\nc,zz\n"), "v"), ":4:");
 }
 
 TEST(CsvInput, DuplicateColumnNamesAreRefused) {
@@ -72,9 +70,9 @@ TEST(CsvInput, ValuesTooLargeToStandardiseAreAnError) {
 
 TEST(TextInput, DirectoriesAndFifosAreRefusedAtOnce) {
   EXPECT_ERROR_WITH(read_text_file(std::filesystem::temp_directory_path().string()), "directory");
-  const std::string fifo = (std::filesystem::temp_directory_path() /
-                            ("elman_fifo_" + std::to_string(::getpid())))
-                               .string();
+  const std::string fifo =
+      (std::filesystem::temp_directory_path() / ("elman_fifo_" + std::to_string(::getpid())))
+          .string();
   ::unlink(fifo.c_str());
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   EXPECT_ERROR_WITH(read_text_file(fifo), "not a regular file");  // would block forever
@@ -94,7 +92,7 @@ TEST(Utf8Vocabulary, CharactersAreCodePoints) {
   EXPECT_ERROR_WITH(v.encode("cafx"), "'x' (U+0078)");
   EXPECT_ERROR_WITH(v.encode("cafx"), "character 4 of the text");
   EXPECT_ERROR_WITH(Vocabulary::from_text("ok\n\xC3("), "line 2");  // a broken 2-byte sequence
-  EXPECT_ERROR_WITH(Vocabulary::from_text("\xC0\xAF"), "byte 0");     // an overlong '/'
+  EXPECT_ERROR_WITH(Vocabulary::from_text("\xC0\xAF"), "byte 0");   // an overlong '/'
   EXPECT_ERROR_WITH(Vocabulary::from_text("\xED\xA0\x80"), "not valid UTF-8");  // a surrogate
   EXPECT_ERROR_WITH(Vocabulary::from_chars("ba"), "code-point order");
   EXPECT_ERROR_WITH(Vocabulary::from_chars("aa"), "twice");

@@ -18,7 +18,8 @@ struct DropoutRun {
   Model m;
   Adam opt;
   std::unique_ptr<Trainer> tr;
-  DropoutRun(int64_t epochs, uint64_t seed) : m(options(), 1, seed), opt(m.ctx, AdamOptions{0.02f}) {
+  DropoutRun(int64_t epochs, uint64_t seed)
+      : m(options(), 1, seed), opt(m.ctx, AdamOptions{0.02f}) {
     train_test::add_model(opt, m);
     TrainerOptions o;
     o.epochs = epochs;

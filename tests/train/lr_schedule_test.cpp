@@ -34,7 +34,8 @@ TEST(LRSchedule, MatchesPyTorchEpochByEpoch) {
 }
 
 TEST(LRSchedule, TextRoundTripsAndBadTextIsNamed) {
-  for (const char* text : {"constant", "step:3:0.5", "step:10:0.1", "cosine:50:0", "cosine:7:1e-05"})
+  for (const char* text :
+       {"constant", "step:3:0.5", "step:10:0.1", "cosine:50:0", "cosine:7:1e-05"})
     EXPECT_EQ(LRSchedule::parse(text).str(), text);
   EXPECT_EQ(LRSchedule::parse("step:4").str(), "step:4:0.1");  // PyTorch's default gamma
   EXPECT_EQ(LRSchedule::parse("cosine:9").str(), "cosine:9:0");
@@ -54,7 +55,8 @@ struct ScheduledRun {
   Model m{2, 5, 1, 7};
   Adam opt;
   std::unique_ptr<Trainer> tr;
-  ScheduledRun(const LRSchedule& s, int64_t epochs, float lr = 0.02f) : opt(m.ctx, AdamOptions{lr}) {
+  ScheduledRun(const LRSchedule& s, int64_t epochs, float lr = 0.02f)
+      : opt(m.ctx, AdamOptions{lr}) {
     train_test::add_model(opt, m);
     TrainerOptions o;
     o.epochs = epochs;

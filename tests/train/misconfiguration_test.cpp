@@ -2,7 +2,6 @@
 // without the model's parameters, a clip_norm that would silently disable clipping, class ids
 // outside the head's classes, and training checkpoints edited into impossible states.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cmath>
@@ -38,8 +37,8 @@ TEST(Misconfiguration, ClipNormMustBeOffOrPositiveFinite) {
   Model m(2, 4, 1, 1);
   Adam opt(m.ctx);
   train_test::add_model(opt, m);
-  for (float bad : {std::numeric_limits<float>::quiet_NaN(), -1.0f,
-                    std::numeric_limits<float>::infinity()}) {
+  for (float bad :
+       {std::numeric_limits<float>::quiet_NaN(), -1.0f, std::numeric_limits<float>::infinity()}) {
     TrainerOptions o;
     o.clip_norm = bad;
     EXPECT_ERROR_WITH(Trainer(m.rnn, m.fc, opt, o), "clip_norm");
