@@ -71,8 +71,9 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
   const int64_t n = static_cast<int64_t>(ids.size()), split = data.split;
   // Everything the run needs after training is checked before it.
   if (o.prime.empty())
-    throw elman::Error("chars: --prime must hold at least one character (the sample starts "
-                       "from it)");
+    throw elman::Error(
+        "chars: --prime must hold at least one character (the sample starts "
+        "from it)");
   std::vector<int> prime;
   try {
     prime = vocab.encode(o.prime);
@@ -84,9 +85,8 @@ int run_chars(const CommonOptions& common, const CharsOptions& o) {
       "chars: %s, %lld of %zu characters used (--max-chars), vocabulary of %lld; "
       "%lld training and %lld validation sequences of %lld characters\n",
       o.text.c_str(), static_cast<long long>(n), data.file_chars,
-      static_cast<long long>(vocab.size()),
-      static_cast<long long>(train.size()), static_cast<long long>(val.size()),
-      static_cast<long long>(o.seq_len));
+      static_cast<long long>(vocab.size()), static_cast<long long>(train.size()),
+      static_cast<long long>(val.size()), static_cast<long long>(o.seq_len));
 
   const elman::Device device = pick_device(common.device);
   elman::Context ctx(device);
@@ -157,8 +157,9 @@ void add_chars(CLI::App& app, CommonOptions& common, int& status) {
                       "characters per training sequence (the state starts from zero in each)");
   add_positive_option(*sub, "--hidden", o.hidden, "hidden units");
   add_positive_option(*sub, "--layers", o.layers, "stacked RNN layers");
-  sub->add_option("--dropout", o.dropout,
-                  "dropout between layers in training (PyTorch's nn.RNN dropout; needs --layers >= 2)")
+  sub->add_option(
+         "--dropout", o.dropout,
+         "dropout between layers in training (PyTorch's nn.RNN dropout; needs --layers >= 2)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.95));
   add_positive_option(*sub, "--batch", o.batch, "batch size");

@@ -102,8 +102,8 @@ elman::FitResult TrainingRun::fit(const elman::Dataset& train, const elman::Data
                                   const std::function<void(const elman::EpochResult&)>& on_epoch,
                                   double unit_scale) {
   MetricsLog metrics(dir_, resumed_epochs_, unit_scale);
-  progress_ = std::make_unique<ProgressLine>(trainer_->epochs_done() + 1,
-                                             trainer_->options().epochs);
+  progress_ =
+      std::make_unique<ProgressLine>(trainer_->epochs_done() + 1, trainer_->options().epochs);
   elman::FitResult result = trainer_->fit(train, &val, [&](const elman::EpochResult& r) {
     metrics.add(r);  // on disk after every epoch: a killed run keeps its curve
     progress_->clear();

@@ -204,15 +204,15 @@ std::vector<T> flat_from_weights(const RNNOptions& o, const Weights<T>& w) {
   return flat;
 }
 
-#define ELMAN_INSTANTIATE_REFERENCE(T)                                                      \
-  template Forward<T> forward<T>(const RNNOptions&, const Weights<T>&, const std::vector<T>&, \
-                                 int64_t, int64_t, const std::vector<T>*,                    \
-                                 const std::vector<int64_t>*);                               \
-  template Gradients<T> backward<T>(                                                         \
-      const RNNOptions&, const Weights<T>&, const std::vector<T>&, int64_t, int64_t,         \
-      const std::vector<T>*, const Forward<T>&, const std::vector<T>*, const std::vector<T>*, \
-      const std::vector<int64_t>*);                                                          \
-  template Weights<T> weights_from_flat<T>(const RNNOptions&, const std::vector<float>&);    \
+#define ELMAN_INSTANTIATE_REFERENCE(T)                                                           \
+  template Forward<T> forward<T>(const RNNOptions&, const Weights<T>&, const std::vector<T>&,    \
+                                 int64_t, int64_t, const std::vector<T>*,                        \
+                                 const std::vector<int64_t>*);                                   \
+  template Gradients<T> backward<T>(const RNNOptions&, const Weights<T>&, const std::vector<T>&, \
+                                    int64_t, int64_t, const std::vector<T>*, const Forward<T>&,  \
+                                    const std::vector<T>*, const std::vector<T>*,                \
+                                    const std::vector<int64_t>*);                                \
+  template Weights<T> weights_from_flat<T>(const RNNOptions&, const std::vector<float>&);        \
   template std::vector<T> flat_from_weights<T>(const RNNOptions&, const Weights<T>&);
 
 ELMAN_INSTANTIATE_REFERENCE(float)

@@ -150,8 +150,8 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
   u.finish(result);
 }
 
-void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output,
-                           const Tensor& grad_h_n, RNNInputGrads& result) {
+void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output, const Tensor& grad_h_n,
+                           RNNInputGrads& result) {
   constexpr const char* kCall = "RNN::backward";
   if (!cache.valid()) throw Error("RNN::backward: the cache holds no forward_train result");
   const RNNCache::State& st = cache.state();
@@ -213,8 +213,8 @@ void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output,
     const float* x = l == 0    ? st.x_internal.data()
                      : dropped ? st.dropped[l - 1].data()
                                : st.layer_out[l - 1].data();  // [T, B, I]
-    const float* out = st.layer_out[l].data();                                    // [T, B, D*H]
-    float* dx = l == 0 ? dx_layer0 : dy_buf[l % 2].data();  // [T, B, I]: dL/dx of this layer
+    const float* out = st.layer_out[l].data();                // [T, B, D*H]
+    float* dx = l == 0 ? dx_layer0 : dy_buf[l % 2].data();    // [T, B, I]: dL/dx of this layer
     detail::LaneScope lanes(be, static_cast<int>(D));
     for (int64_t d = 0; d < D; ++d) {
       be.set_lane(static_cast<int>(d));

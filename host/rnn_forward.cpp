@@ -61,7 +61,7 @@ Tensor internal_h0(Backend& be, const Tensor& h0, const detail::DeviceBatch& bat
 
 // Dropout between layers (training only): where layer l's dropped output goes, and the mask.
 struct LayerDropout {
-  detail::DropoutStream stream;  // stream.layer is set per layer
+  detail::DropoutStream stream;            // stream.layer is set per layer
   std::function<float*(int64_t)> dropped;  // [T, B, D*H] per layer but the last
 };
 

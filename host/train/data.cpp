@@ -237,8 +237,9 @@ Normalizer Normalizer::fit(const std::vector<double>& values, int64_t begin, int
   for (int64_t i = begin; i < end; ++i) ss += (values[i] - n.mean) * (values[i] - n.mean);
   const double sd = std::sqrt(ss / static_cast<double>(end - begin));
   if (!std::isfinite(n.mean) || !std::isfinite(sd))
-    throw Error("Normalizer::fit: the values are too large to standardise (their mean or "
-                "standard deviation overflows a double); rescale the data");
+    throw Error(
+        "Normalizer::fit: the values are too large to standardise (their mean or "
+        "standard deviation overflows a double); rescale the data");
   n.scale = sd > 0.0 ? sd : 1.0;
   return n;
 }
@@ -281,8 +282,9 @@ Vocabulary Vocabulary::from_chars(const std::string& utf8_chars) {
       throw Error("Vocabulary::from_chars: character " + detail::describe_code_point(sorted[i]) +
                   " appears twice");
   if (points != sorted)
-    throw Error("Vocabulary::from_chars: the characters are not in code-point order (a "
-                "vocabulary's chars() are)");
+    throw Error(
+        "Vocabulary::from_chars: the characters are not in code-point order (a "
+        "vocabulary's chars() are)");
   Vocabulary v;
   v.points_ = std::move(points);
   v.chars_ = utf8_chars;

@@ -59,7 +59,8 @@ Linear::Linear(Linear&& other) noexcept
 
 void Linear::check_usable(const char* call) const {
   if (moved_from_)
-    throw Error(std::string(call) + ": this Linear was moved from; use the Linear it was moved "
+    throw Error(std::string(call) +
+                ": this Linear was moved from; use the Linear it was moved "
                 "into");
 }
 
@@ -116,10 +117,9 @@ void Linear::forward_into(const Tensor& x, Tensor& y) {
   check_usable(kCall);
   const Device device = ctx_.device();
   const int64_t n = rows_of(kCall, "x", x, in_, device);
-  detail::check_no_overlap(kCall, {"y", y}, {n, out_}, device,
-                           {{"x", x},
-                            {"the layer's parameters", flat_params_},
-                            {"the layer's gradients", flat_grads_}});
+  detail::check_no_overlap(
+      kCall, {"y", y}, {n, out_}, device,
+      {{"x", x}, {"the layer's parameters", flat_params_}, {"the layer's gradients", flat_grads_}});
   detail::ensure_result(y, {n, out_}, device);
   if (n == 0) return;
   detail::Backend& be = ctx_.backend();

@@ -41,8 +41,8 @@ void check_sum(const char* call, const Tensor* loss_sum, Device device) {
 // The aliasing rule (README): the gradient written in place and the loss sum accumulated into
 // may not share memory with the inputs or with each other. Marks the loss sum as written.
 void check_loss_results(const char* call, const detail::NamedTensor& grad, const Shape& shape,
-                        Device device, const detail::NamedTensor& in, const detail::NamedTensor& target,
-                        Tensor* loss_sum) {
+                        Device device, const detail::NamedTensor& in,
+                        const detail::NamedTensor& target, Tensor* loss_sum) {
   const Tensor none;
   const Tensor& sum = loss_sum ? *loss_sum : none;
   detail::check_no_overlap(call, grad, shape, device, {in, target, {"loss_sum", sum}});

@@ -77,10 +77,10 @@ double LRSchedule::rate_at(double base_lr, int64_t epoch) const {
     case Kind::kStep:
       return base_lr * std::pow(gamma, static_cast<double>(epoch / step_size));
     case Kind::kCosine:
-      return eta_min + (base_lr - eta_min) *
-                           (1.0 + std::cos(kPi * static_cast<double>(epoch) /
-                                           static_cast<double>(t_max))) /
-                           2.0;
+      return eta_min +
+             (base_lr - eta_min) *
+                 (1.0 + std::cos(kPi * static_cast<double>(epoch) / static_cast<double>(t_max))) /
+                 2.0;
   }
   return base_lr;
 }
@@ -92,7 +92,8 @@ void LRSchedule::validate() const {
     if (!(std::isfinite(gamma) && gamma > 0))
       throw Error("lr schedule: gamma is " + number(gamma) + ", expected a finite value > 0");
   } else if (kind == Kind::kCosine) {
-    if (t_max < 1) throw Error("lr schedule: t_max is " + std::to_string(t_max) + ", expected >= 1");
+    if (t_max < 1)
+      throw Error("lr schedule: t_max is " + std::to_string(t_max) + ", expected >= 1");
     if (!(std::isfinite(eta_min) && eta_min >= 0))
       throw Error("lr schedule: eta_min is " + number(eta_min) + ", expected a finite value >= 0");
   }

@@ -76,7 +76,8 @@ bool Optimizer::holds(const Tensor& params) const {
 
 void Optimizer::step() {
   if (groups_.empty())
-    throw Error(std::string(kind()) + " optimizer: step() with no parameters (add_parameters "
+    throw Error(std::string(kind()) +
+                " optimizer: step() with no parameters (add_parameters "
                 "registers a model's flat_parameters() and flat_grads())");
   ++steps_;
   for (Group& g : groups_) {

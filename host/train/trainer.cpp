@@ -122,10 +122,12 @@ Trainer::Trainer(RNN& rnn, Linear& head, Optimizer& optimizer, const TrainerOpti
     throw Error(std::string(kCall) + ": the optimizer belongs to another context than the RNN");
   // An optimizer that does not hold both models' buffers would "train" with a constant loss.
   if (!optimizer.holds(rnn.flat_parameters()))
-    throw Error(std::string(kCall) + ": the optimizer does not hold this RNN's parameters (call "
+    throw Error(std::string(kCall) +
+                ": the optimizer does not hold this RNN's parameters (call "
                 "optimizer.add_parameters(rnn.flat_parameters(), rnn.flat_grads()))");
   if (!optimizer.holds(head.flat_parameters()))
-    throw Error(std::string(kCall) + ": the optimizer does not hold this head's parameters (call "
+    throw Error(std::string(kCall) +
+                ": the optimizer does not hold this head's parameters (call "
                 "optimizer.add_parameters(head.flat_parameters(), head.flat_grads()))");
   if (!(options.clip_norm >= 0.0f) || !std::isfinite(options.clip_norm))
     throw Error(std::string(kCall) + ": clip_norm must be 0 (off) or a finite value > 0, got " +
@@ -761,7 +763,8 @@ std::map<std::string, std::string> Trainer::load_checkpoint(const std::string& p
   // Every epoch of fit() takes at least one optimizer step.
   if (steps < epoch)
     throw Error(call + ": metadata says " + std::to_string(epoch) + " epochs took " +
-                std::to_string(steps) + " optimizer steps, which no training run can do (every "
+                std::to_string(steps) +
+                " optimizer steps, which no training run can do (every "
                 "epoch takes at least one step)");
   // Dropout's generator (checkpoints from before dropout do not record it).
   uint64_t dropout_seed = m.rnn->dropout_seed(), dropout_calls = m.rnn->dropout_calls();
@@ -814,7 +817,8 @@ std::map<std::string, std::string> Trainer::load_checkpoint(const std::string& p
     if (it->second.shape != Shape{state->numel()})
       throw Error(call + ": tensor '" + name + "' has shape " + shape_str(it->second.shape) +
                   ", expected " + shape_str(Shape{state->numel()}));
-    const bool second_moment = name.size() >= 11 && name.compare(name.size() - 11, 11, ".exp_avg_sq") == 0;
+    const bool second_moment =
+        name.size() >= 11 && name.compare(name.size() - 11, 11, ".exp_avg_sq") == 0;
     for (size_t i = 0; i < it->second.values.size(); ++i) {
       const float v = it->second.values[i];
       if (!std::isfinite(v))

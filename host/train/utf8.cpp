@@ -33,13 +33,13 @@ std::u32string utf8_decode(const std::string& text, const std::string& what) {
       if ((b & 0xC0) != 0x80) ok = false;
       c = (c << 6) | (b & 0x3F);
     }
-    if (ok && extra > 0 && (c < least || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)))
-      ok = false;
+    if (ok && extra > 0 && (c < least || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))) ok = false;
     if (!ok) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "0x%02X", b0);
       throw Error(what + ": byte " + std::to_string(i) + " (line " + std::to_string(line) +
-                  ", value " + hex + ") is not valid UTF-8; elman reads text as UTF-8 (convert "
+                  ", value " + hex +
+                  ") is not valid UTF-8; elman reads text as UTF-8 (convert "
                   "the file, e.g. iconv -f latin1 -t utf-8)");
     }
     if (c == U'\n') ++line;

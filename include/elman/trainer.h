@@ -156,10 +156,11 @@ class Trainer {
   // momentum_buffer, exp_avg, exp_avg_sq; each 1-D, the flat buffer's layout), and string
   // metadata: elman_training_checkpoint "1", epoch, optimizer (kind), optimizer_steps,
   // learning_rate, base_learning_rate, lr_schedule (LRSchedule::str()), shuffle_rng (the
-  // std::mt19937_64 state as its operator<< writes it), seed, batch_size, bptt, plus `metadata`. Atomic (save_safetensors). Refuses, with elman::Error
-  // naming the tensor, to write a NaN or an infinity: the previous file stays as it was.
-  // Reads the parameters and state back from the device (synchronises).
-  // Data-parallel: only rank 0 writes ("ranks" in the metadata records P); the others return.
+  // std::mt19937_64 state as its operator<< writes it), seed, batch_size, bptt, plus `metadata`.
+  // Atomic (save_safetensors). Refuses, with elman::Error naming the tensor, to write a NaN or an
+  // infinity: the previous file stays as it was. Reads the parameters and state back from the
+  // device (synchronises). Data-parallel: only rank 0 writes ("ranks" in the metadata records P);
+  // the others return.
   void save_checkpoint(const std::string& path,
                        const std::map<std::string, std::string>& metadata = {});
   // Restores everything save_checkpoint wrote (weights, optimizer state and step count, epoch,
