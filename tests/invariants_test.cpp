@@ -2,6 +2,8 @@
 // omitted h0, repeated backward passes, gradient accumulation, batch size 0, T = 1, T > 65,535.
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "tests/test_util.h"
 
 namespace elman::test {
@@ -17,6 +19,14 @@ class Invariants : public ::testing::TestWithParam<Where> {
   Tensor random_tensor(const Shape& shape, uint64_t seed) const {
     return on_device(shape, random_floats(shape_numel(shape), seed));
   }
+  // A model on the case's device, with its algorithm; the fixture keeps its context alive.
+  RNN model(const RNNOptions& o, uint64_t seed) {
+    contexts_.push_back(std::make_unique<Context>(make_context(GetParam())));
+    return make_rnn(*contexts_.back(), GetParam(), o, seed);
+  }
+
+ private:
+  std::vector<std::unique_ptr<Context>> contexts_;
 };
 
 // A forward_train's results and the following backward's gradients equal the float64
@@ -56,8 +66,7 @@ TEST_P(Invariants, BatchInvariance) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   for (bool batch_first : {false, true}) {
     const RNNOptions o = make_options(5, 9, 2, Nonlinearity::kTanh, true, batch_first);
-    Context ctx = make_context(GetParam());
-    RNN rnn = make_rnn(ctx, GetParam(), o, 3);
+    RNN rnn = model(o, 3);
     const int64_t T = 6, B = 5;
     const int batch_dim = batch_first ? 0 : 1;
     const Shape in_shape = input_shape(o, T, B), out_shape = output_shape(o, T, B);
@@ -130,8 +139,7 @@ TEST_P(Invariants, BatchInvariance) {
 TEST_P(Invariants, ZeroH0EqualsOmittedH0) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(4, 6, 2, Nonlinearity::kReLU, true, true);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 5);
+  RNN rnn = model(o, 5);
   const int64_t T = 5, B = 3;
   const Tensor x = random_tensor(input_shape(o, T, B), 1);
   const Tensor go = random_tensor(output_shape(o, T, B), 2);
@@ -160,8 +168,7 @@ TEST_P(Invariants, ZeroH0EqualsOmittedH0) {
 TEST_P(Invariants, RepeatedBackwardIsIdenticalAndAccumulates) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(3, 7, 2, Nonlinearity::kTanh, true, false);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 9);
+  RNN rnn = model(o, 9);
   const int64_t T = 8, B = 4;
   const Tensor x = random_tensor(input_shape(o, T, B), 1);
   const Tensor h0 = random_tensor(state_shape(o, B), 2);
@@ -192,8 +199,7 @@ TEST_P(Invariants, RepeatedBackwardIsIdenticalAndAccumulates) {
 TEST_P(Invariants, ParameterGradientsAccumulateOntoExistingValues) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(4, 5, 2, Nonlinearity::kTanh, true, true);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 4);
+  RNN rnn = model(o, 4);
   const int64_t T = 4, B = 3;
   const std::vector<double> x = random_floats(shape_numel(input_shape(o, T, B)), 1);
   const std::vector<double> go = random_floats(shape_numel(output_shape(o, T, B)), 2);
@@ -223,8 +229,7 @@ TEST_P(Invariants, InferenceForwardEqualsTrainingForward) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   for (bool bf : {false, true}) {
     const RNNOptions o = make_options(6, 8, 3, Nonlinearity::kTanh, true, bf);
-    Context ctx = make_context(GetParam());
-    RNN rnn = make_rnn(ctx, GetParam(), o, 2);
+    RNN rnn = model(o, 2);
     const int64_t T = 7, B = 3;
     const Tensor x = random_tensor(input_shape(o, T, B), 1);
     const Tensor h0 = random_tensor(state_shape(o, B), 2);
@@ -242,8 +247,7 @@ TEST_P(Invariants, BatchSizeZero) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   for (bool bf : {false, true}) {
     const RNNOptions o = make_options(3, 4, 2, Nonlinearity::kTanh, true, bf);
-    Context ctx = make_context(GetParam());
-    RNN rnn = make_rnn(ctx, GetParam(), o, 1);
+    RNN rnn = model(o, 1);
     const int64_t T = 5;
     const Tensor x = Tensor::empty(input_shape(o, T, 0), dev());
     const RNNOutput inference = rnn.forward(x);
@@ -270,8 +274,7 @@ TEST_P(Invariants, BatchSizeZero) {
 TEST_P(Invariants, SequenceLengthOne) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(4, 5, 2, Nonlinearity::kReLU, true, false);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 8);
+  RNN rnn = model(o, 8);
   const int64_t B = 3, H = o.hidden_size;
   const std::vector<double> x = random_floats(shape_numel(input_shape(o, 1, B)), 1);
   const RNNOutput out = rnn.forward(on_device(input_shape(o, 1, B), x));
@@ -288,8 +291,7 @@ TEST_P(Invariants, SequenceLengthOne) {
 TEST_P(Invariants, SequenceLongerThan65535Steps) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(1, 2, 1, Nonlinearity::kTanh, true, false);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 6);
+  RNN rnn = model(o, 6);
   const int64_t T = 70000, B = 2;
   const std::vector<double> x = random_floats(T * B, 1);
   const std::vector<double> go = random_floats(T * B * 4, 2);
@@ -309,8 +311,7 @@ TEST_P(Invariants, SequenceLongerThan65535Steps) {
 TEST_P(Invariants, WorkspaceReuseAcrossShapes) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(3, 6, 2, Nonlinearity::kTanh, true, true);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 12);
+  RNN rnn = model(o, 12);
   RNNCache cache;
   RNNOutput out, inference;
   RNNInputGrads g;
@@ -338,8 +339,7 @@ TEST_P(Invariants, WorkspaceReuseAcrossShapes) {
 TEST_P(Invariants, CacheHoldsTheLatestForward) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(2, 3, 1, Nonlinearity::kTanh, false, false);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 1);
+  RNN rnn = model(o, 1);
   const std::vector<double> x1 = random_floats(4 * 2 * 2, 1), x2 = random_floats(3 * 5 * 2, 2);
   const std::vector<double> go = random_floats(3 * 5 * 3, 3);
   RNNCache cache;
@@ -356,8 +356,7 @@ TEST_P(Invariants, CacheHoldsTheLatestForward) {
 TEST_P(Invariants, ViewsAsArgumentsAndResults) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(3, 4, 2, Nonlinearity::kTanh, true, true);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 21);
+  RNN rnn = model(o, 21);
   const int64_t T = 5, B = 2;
   const Shape in_shape = input_shape(o, T, B), st_shape = state_shape(o, B);
   const Shape out_shape = output_shape(o, T, B);
@@ -411,8 +410,7 @@ TEST_P(Invariants, ViewsAsArgumentsAndResults) {
 TEST_P(Invariants, MovedModelStillWorks) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(3, 4, 1, Nonlinearity::kTanh, true, false);
-  Context ctx = make_context(GetParam());
-  RNN a = make_rnn(ctx, GetParam(), o, 5);
+  RNN a = model(o, 5);
   const std::vector<float> params = a.flat_parameters().to_vector();
   const int64_t T = 4, B = 2;
   const std::vector<double> x = random_floats(shape_numel(input_shape(o, T, B)), 1);
