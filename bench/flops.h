@@ -71,7 +71,7 @@ constexpr double kTf32Tolerance = 1e-2;
 // Streaming: elman's step_into over N steps against elman's own full forward over the same
 // sequence. Both run the same kernels on the same values in a different grouping (one GEMM over
 // all T*B rows of the input projection against one per step), so only the summation order of
-// the input GEMM may differ: issue 5 asks for 1e-5 relative, DESIGN.md §4's forward bound.
+// the input GEMM may differ: 1e-5 relative, DESIGN.md §4's forward bound.
 constexpr double kStreamTolerance = 1e-5;
 
 // The verdict on a map of relative errors (as relative_error() gives): "" when all pass, else a

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <new>
-#include <stdexcept>
 #include <ostream>
+#include <stdexcept>
 
 namespace elman::bench {
 

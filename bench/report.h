@@ -2,10 +2,10 @@
 // two ways it is shown: the terminal table and the --json file.
 #pragma once
 
+#include <exception>
 #include <iosfwd>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <exception>
 #include <string>
 #include <vector>
 

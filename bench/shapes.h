@@ -1,5 +1,5 @@
-// Benchmark shapes: the grid of issue 4, its --quick subsets, DeepBench's vanilla-RNN training
-// shapes, and the parser of --shapes files. Pure host code, tested on the CPU.
+// Benchmark shapes: the full grid (H x B x T x layers x directions), its --quick subsets,
+// DeepBench's vanilla-RNN training shapes, the parser of --shapes files. Host code, CPU-tested.
 #pragma once
 
 #include <cstdint>

@@ -33,8 +33,7 @@ std::string number_str(double v) {
 }  // namespace
 
 CLI::Validator integer_range(int64_t lo, int64_t hi) {
-  const std::string range =
-      "an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
+  const std::string range = "an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
   return CLI::Validator(
       [lo, hi, range](std::string& text) -> std::string {
         size_t used = 0;
@@ -70,8 +69,8 @@ CLI::Validator number_range(double lo, double hi, bool lo_open) {
   return CLI::Validator(
       [lo, hi, lo_open, range](std::string& text) -> std::string {
         double v = 0;
-        const bool ok = parse_number(text, v) && std::isfinite(v) && (lo_open ? v > lo : v >= lo) &&
-                        v <= hi;
+        const bool ok =
+            parse_number(text, v) && std::isfinite(v) && (lo_open ? v > lo : v >= lo) && v <= hi;
         return ok ? "" : "must be " + range + ", got '" + text + "'";
       },
       range);
@@ -84,8 +83,9 @@ void add_common_options(CLI::App& sub, CommonOptions& common) {
   sub.add_option("--seed", common.seed, "seed of the data, the initialisation and the shuffle")
       ->capture_default_str()
       ->check(unsigned_integer());
-  sub.add_option("--out", common.out,
-                 "run folder (default: the resumed run's folder, else runs/<scenario>-<timestamp>)");
+  sub.add_option(
+      "--out", common.out,
+      "run folder (default: the resumed run's folder, else runs/<scenario>-<timestamp>)");
   sub.add_flag("--force", common.force,
                "overwrite the run in an existing --out folder (its run files are removed)");
   sub.add_flag("--no-plots", common.no_plots,
@@ -167,8 +167,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (status != 0) demo::discard_unused_run_folder();
-  if (status == 0 && !common.no_plots && demo::is_rank0() &&
-      !demo::current_run_folder().empty())
+  if (status == 0 && !common.no_plots && demo::is_rank0() && !demo::current_run_folder().empty())
     demo::draw_plots(demo::current_run_folder());
   return status;
 }

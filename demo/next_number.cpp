@@ -83,20 +83,19 @@ int run_next_number(const CommonOptions& common, const NextNumberOptions& o) {
   const elman::Device device = pick_device(common.device);
   elman::Context ctx(device);
   const ModelShape shape{1, o.hidden, 1, o.lr};
-  const RunIdentity identity =
-      run_identity("next-number", shape,
-                   {{"encoding", o.encoding},
-                    {"window", std::to_string(o.window)},
-                    {"examples", std::to_string(o.examples)},
-                    {"start_max", std::to_string(o.start_max)},
-                    {"data_seed", std::to_string(common.seed)}});
+  const RunIdentity identity = run_identity("next-number", shape,
+                                            {{"encoding", o.encoding},
+                                             {"window", std::to_string(o.window)},
+                                             {"examples", std::to_string(o.examples)},
+                                             {"start_max", std::to_string(o.start_max)},
+                                             {"data_seed", std::to_string(common.seed)}});
   // The tutorial's RNNPyTorch: nn.RNN(1, hidden, batch_first=True) + nn.Linear(hidden, 1).
   elman::TrainerOptions to;
   to.batch_size = o.batch;
   to.head = o.encoding == "diff" ? elman::HeadMode::kEveryStep : elman::HeadMode::kLastStep;
   to.loss = elman::LossType::kMSE;
-  const auto dir = make_run_folder(common, "next-number", identity,
-                                   training_choices(common, shape, to));
+  const auto dir =
+      make_run_folder(common, "next-number", identity, training_choices(common, shape, to));
 
   std::mt19937_64 data_gen(common.seed);
   const elman::Dataset train = make_data(o, o.examples, data_gen);

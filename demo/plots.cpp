@@ -29,8 +29,7 @@ fs::path plot_script() {
 }
 
 bool has_matplotlib() {
-  const std::string probe =
-      quoted(kPython) + " -c 'import matplotlib' >/dev/null 2>&1";
+  const std::string probe = quoted(kPython) + " -c 'import matplotlib' >/dev/null 2>&1";
   return ::access(kPython, X_OK) == 0 && std::system(probe.c_str()) == 0;
 }
 
@@ -41,7 +40,8 @@ void draw_plots(const fs::path& dir) {
   const std::string by_hand = "/usr/bin/python3 " + script.string() + " " + dir.string();
   if (!has_matplotlib()) {
     std::cout << "plots: none drawn (no matplotlib for /usr/bin/python3: apt-get install "
-                 "python3-matplotlib, then " << by_hand << ")\n";
+                 "python3-matplotlib, then "
+              << by_hand << ")\n";
     return;
   }
   std::cout << "plots (" << script.filename().string() << "):" << std::endl;  // before its lines

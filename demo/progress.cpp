@@ -66,8 +66,7 @@ void ProgressLine::on_batch(int64_t epoch, int64_t done, int64_t total) {
   last_draw_ = now;
   const int64_t so_far = sequences_ + done;  // this run's sequences, this epoch's included
   const double rate = so_far / elapsed;
-  const double remaining =
-      static_cast<double>((last_epoch_ - epoch) * total + (total - done));
+  const double remaining = static_cast<double>((last_epoch_ - epoch) * total + (total - done));
   const std::string text = format(epoch, last_epoch_, done, total, loss_, rate, remaining / rate);
   if (terminal_) {
     std::fprintf(stderr, "\r\033[K%s", text.c_str());

@@ -20,7 +20,7 @@ class ProgressLine {
   ProgressLine& operator=(const ProgressLine&) = delete;
 
   void on_batch(int64_t epoch, int64_t done, int64_t total);  // TrainerOptions::on_batch
-  void on_epoch(double train_loss, double unit_scale);         // after every good epoch
+  void on_epoch(double train_loss, double unit_scale);        // after every good epoch
   void clear();  // before other output, so that it does not land in the middle of the line
 
   // The text of the line: "epoch 3/10, 1200/5000 sequences, loss 1.234, 850 seq/s, 42 s left"

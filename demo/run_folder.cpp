@@ -113,8 +113,8 @@ std::string differences_from(const RunIdentity& wanted,
     if (it == recorded.end())
       differences += "\n  " + key + ": this run " + shown(value) + ", the checkpoint none";
     else if (it->second != value)
-      differences += "\n  " + key + ": this run " + shown(value) + ", the checkpoint " +
-                     shown(it->second);
+      differences +=
+          "\n  " + key + ": this run " + shown(value) + ", the checkpoint " + shown(it->second);
   }
   return differences;
 }
@@ -135,8 +135,8 @@ void check_same_training(const std::string& checkpoint, const RunIdentity& train
                          const std::map<std::string, std::string>& recorded) {
   const std::string differences = differences_from(training, recorded);
   if (!differences.empty())
-    throw elman::Error("--resume: '" + checkpoint + "' was trained with other options:" +
-                       differences +
+    throw elman::Error("--resume: '" + checkpoint +
+                       "' was trained with other options:" + differences +
                        "\n(resume with that run's options, or pass --allow-changes to go on with "
                        "these)");
 }
@@ -149,9 +149,9 @@ fs::path g_created_folder;  // the folder make_run_folder created (discard_unuse
 fs::path g_run_folder;      // the folder make_run_folder returned (current_run_folder)
 
 // The files a run writes: what --force removes from an old run (nothing else is touched).
-const char* const kRunFiles[] = {"command.txt",         "metrics.csv",      "hidden_states.csv",
-                                 "predictions.csv",     "model.safetensors", kTrainingCheckpoint,
-                                 "learning_curve.png",  "hidden_states.png", "forecast.png"};
+const char* const kRunFiles[] = {"command.txt",        "metrics.csv",       "hidden_states.csv",
+                                 "predictions.csv",    "model.safetensors", kTrainingCheckpoint,
+                                 "learning_curve.png", "hidden_states.png", "forecast.png"};
 
 bool is_run_file(const std::string& name) {
   for (const char* f : kRunFiles)
@@ -179,7 +179,7 @@ void make_run_folder_here(const CommonOptions& common, const fs::path& dir,
 fs::path make_run_folder(const CommonOptions& common, const std::string& scenario,
                          const RunIdentity& identity, const RunIdentity& training) {
   const std::string resumed = resume_file(common.resume);
-  if (!resumed.empty()) {  // before anything is written: a refused resume changes nothing
+  if (!resumed.empty()) {        // before anything is written: a refused resume changes nothing
     checkpoint_epochs(resumed);  // a training checkpoint at all
     const auto recorded = elman::read_checkpoint_metadata(resumed);
     check_same_run(resumed, identity, recorded);
@@ -213,15 +213,15 @@ void make_run_folder_here(const CommonOptions& common, const fs::path& dir,
   const bool existed = fs::exists(dir, ec);
   if (existed && !fs::is_directory(dir, ec))
     throw elman::Error("--out '" + dir.string() + "' exists and is not a folder");
-  const bool in_place = !resumed.empty() && same_folder(dir, resumed_dir.empty() ? "." : resumed_dir);
+  const bool in_place =
+      !resumed.empty() && same_folder(dir, resumed_dir.empty() ? "." : resumed_dir);
   if (existed && !in_place) {
     std::vector<std::string> names;
     for (const auto& e : fs::directory_iterator(dir, ec)) names.push_back(e.path().filename());
     if (!names.empty() && !common.force)
       throw elman::Error("--out '" + dir.string() + "' already holds " +
                          std::to_string(names.size()) + " file(s) (" + names.front() +
-                         (names.size() > 1 ? ", ..." : "") +
-                         "): pass --resume " + dir.string() +
+                         (names.size() > 1 ? ", ..." : "") + "): pass --resume " + dir.string() +
                          " to continue that run, --force to overwrite it, or another --out");
     for (const std::string& name : names)
       if (is_run_file(name)) fs::remove(dir / name, ec);

@@ -15,13 +15,13 @@ namespace demo {
 struct CommonOptions {
   std::string device = "auto";  // cpu | cuda | auto
   uint64_t seed = 0;
-  std::string out;           // the run folder; default: the resumed run's, else runs/<scenario>-<time>
-  bool force = false;        // --force: overwrite the run in an existing --out folder
-  std::string command_line;  // argv joined, for command.txt
-  std::string resume;        // --resume: a training checkpoint, or a run folder holding one
+  std::string out;     // the run folder; default: the resumed run's, else runs/<scenario>-<time>
+  bool force = false;  // --force: overwrite the run in an existing --out folder
+  std::string command_line;    // argv joined, for command.txt
+  std::string resume;          // --resume: a training checkpoint, or a run folder holding one
   bool allow_changes = false;  // --allow-changes: resume with other training options
   std::string lr_schedule = "constant";  // --lr-schedule (elman::LRSchedule::parse)
-  bool no_plots = false;  // --no-plots: leave the PNGs to tools/plot.py
+  bool no_plots = false;                 // --no-plots: leave the PNGs to tools/plot.py
 };
 
 // What defines a run's data and model (scenario, files, window, vocabulary, sizes, ...), as

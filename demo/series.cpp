@@ -97,8 +97,7 @@ int run_series(const CommonOptions& common, const SeriesOptions& o) {
   to.batch_size = o.batch;
   to.clip_norm = o.clip;
   to.bptt = o.bptt;
-  const auto dir =
-      make_run_folder(common, "series", identity, training_choices(common, shape, to));
+  const auto dir = make_run_folder(common, "series", identity, training_choices(common, shape, to));
   TrainingRun run(ctx, shape, common, dir, o.epochs, identity, to);
   std::printf(
       "RNN(1, %lld) + Linear(%lld, 1), Adam lr %g, batch %lld, clip %g, %s, on %s "

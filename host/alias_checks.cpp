@@ -13,7 +13,8 @@ void check_no_overlap(const char* call, const NamedTensor& result, const Shape& 
   for (const NamedTensor& r : reads)
     if (r.tensor.shares_memory_with(result.tensor))
       throw Error(std::string(call) + ": the result " + result.name + " shares memory with " +
-                  r.name + ", which the call reads or also writes; pass a separate tensor (or an "
+                  r.name +
+                  ", which the call reads or also writes; pass a separate tensor (or an "
                   "undefined one, which elman allocates)");
 }
 

@@ -146,7 +146,7 @@ class CudaBackend final : public Backend {
   std::array<cudaStream_t, kMaxLanes> lane_streams_{};
   std::array<CublasOwner, kMaxLanes> handles_;
   std::array<EventOwner, kMaxLanes> events_;
-  std::unique_ptr<PinnedStagingRing> staging_;  // made at the first upload
+  std::unique_ptr<PinnedStagingRing> staging_;                         // made at the first upload
   std::unordered_map<GraphKey, GraphExecOwner, GraphKeyHash> graphs_;  // Algorithm::kGraph
   static constexpr size_t kMaxGraphs = 64;
   int lanes_ = 1;

@@ -22,10 +22,10 @@ struct DropoutStream {
   // Whether element i is kept: counter (i / 4, layer, call low, call high), key the seed;
   // the 4 outputs of one counter serve 4 consecutive elements.
   ELMAN_HD bool keeps(int64_t i) const {
-    const Philox4 r = philox4x32_10(
-        Philox4{{static_cast<uint32_t>(static_cast<uint64_t>(i) >> 2), layer,
-                 static_cast<uint32_t>(call), static_cast<uint32_t>(call >> 32)}},
-        static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+    const Philox4 r =
+        philox4x32_10(Philox4{{static_cast<uint32_t>(static_cast<uint64_t>(i) >> 2), layer,
+                               static_cast<uint32_t>(call), static_cast<uint32_t>(call >> 32)}},
+                      static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
     return uniform_from_bits(r.v[i & 3]) >= p;
   }
 };

@@ -59,7 +59,8 @@ class DropoutModel : public ::testing::TestWithParam<Where> {};
 std::vector<float> apply_mask(std::vector<float> v, uint64_t seed, uint64_t call, uint32_t layer,
                               float p) {
   const detail::DropoutStream s{seed, call, layer, p};
-  for (size_t i = 0; i < v.size(); ++i) v[i] = s.keeps(static_cast<int64_t>(i)) ? v[i] / (1 - p) : 0;
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = s.keeps(static_cast<int64_t>(i)) ? v[i] / (1 - p) : 0;
   return v;
 }
 
@@ -93,7 +94,8 @@ TEST_P(DropoutModel, EqualsTheLayersWithTheMaskBetween) {
     const auto x = to_float(random_floats(T * B * 4, 1));
     const auto go = to_float(random_floats(T * B * DH, 2));
     RNNCache cache;
-    const RNNOutput out = rnn.forward_train(Tensor::from_vector({T, B, 4}, x, dev), Tensor(), cache);
+    const RNNOutput out =
+        rnn.forward_train(Tensor::from_vector({T, B, 4}, x, dev), Tensor(), cache);
     EXPECT_EQ(rnn.dropout_calls(), 6u);  // one mask per call
     rnn.zero_grad();
     const RNNInputGrads g = rnn.backward(cache, Tensor::from_vector({T, B, DH}, go, dev));
@@ -140,8 +142,9 @@ TEST_P(DropoutModel, ZeroIsBitwiseNoDropout) {
   RNNCache a, b;
   EXPECT_TRUE(identical("output", plain.forward_train(x, Tensor(), a).output.to_vector(),
                         zero.forward_train(x, Tensor(), b).output.to_vector()));
-  EXPECT_TRUE(identical("grad_input", plain.backward(a, Tensor::full({2, 6, 10}, 1.0f, dev)).grad_input.to_vector(),
-                        zero.backward(b, Tensor::full({2, 6, 10}, 1.0f, dev)).grad_input.to_vector()));
+  EXPECT_TRUE(identical(
+      "grad_input", plain.backward(a, Tensor::full({2, 6, 10}, 1.0f, dev)).grad_input.to_vector(),
+      zero.backward(b, Tensor::full({2, 6, 10}, 1.0f, dev)).grad_input.to_vector()));
   EXPECT_EQ(zero.dropout_calls(), 0u);
 }
 
@@ -153,7 +156,8 @@ TEST_P(DropoutModel, MaskIsTheCpusOnEveryDevice) {
   const std::vector<float> ones(static_cast<size_t>(n), 1.0f);
   Tensor in = Tensor::from_vector({n}, ones, ctx.device()), out = Tensor::empty({n}, ctx.device());
   const detail::DropoutStream s{0xfeedfacecafebeefull, 0x100000003ull, 2, 0.25f};
-  detail::run(detail::backend_of(ctx), detail::ApplyDropout{in.data(), out.data(), n, s, 1.0f / 0.75f});
+  detail::run(detail::backend_of(ctx),
+              detail::ApplyDropout{in.data(), out.data(), n, s, 1.0f / 0.75f});
   EXPECT_TRUE(identical("mask", out.to_vector(), apply_mask(ones, s.seed, s.call, 2, 0.25f)));
 }
 

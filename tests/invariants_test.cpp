@@ -2,6 +2,8 @@
 // omitted h0, repeated backward passes, gradient accumulation, batch size 0, T = 1, T > 65,535.
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "tests/test_util.h"
 
 namespace elman::test {
@@ -10,7 +12,40 @@ namespace {
 class Invariants : public ::testing::TestWithParam<Where> {
  protected:
   Device dev() const { return device_of(GetParam()); }
+  // Host values as a float tensor on the case's device.
+  Tensor on_device(const Shape& shape, const std::vector<double>& values) const {
+    return Tensor::from_vector(shape, to_float(values), dev());
+  }
+  Tensor random_tensor(const Shape& shape, uint64_t seed) const {
+    return on_device(shape, random_floats(shape_numel(shape), seed));
+  }
+  // A model on the case's device, with its algorithm; the fixture keeps its context alive.
+  RNN model(const RNNOptions& o, uint64_t seed) {
+    contexts_.push_back(std::make_unique<Context>(make_context(GetParam())));
+    return make_rnn(*contexts_.back(), GetParam(), o, seed);
+  }
+
+ private:
+  std::vector<std::unique_ptr<Context>> contexts_;
 };
+
+// A forward_train's results and the following backward's gradients equal the float64
+// reference's on the same inputs (x, h0, grad_output, grad_h_n; a null one was omitted), within
+// DESIGN.md §4's float32 tolerances: 1e-5 forward, 1e-4 for gradients (long sequences too).
+// Returns the reference's run, for further checks.
+ReferenceRun expect_matches_reference(const RNN& rnn, const std::vector<double>& x, int64_t T,
+                                      int64_t B, const std::vector<double>* h0,
+                                      const std::vector<double>* grad_output,
+                                      const std::vector<double>* grad_h_n, const RNNOutput& out,
+                                      const RNNInputGrads& g) {
+  const ReferenceRun ref = run_reference(rnn, x, T, B, h0, grad_output, grad_h_n);
+  EXPECT_TRUE(close("output", out.output, ref.fwd.output, 1e-5));
+  EXPECT_TRUE(close("h_n", out.h_n, ref.fwd.h_n, 1e-5));
+  EXPECT_TRUE(close("grad_input", g.grad_input, ref.grads.input, 1e-4));
+  EXPECT_TRUE(close("grad_h0", g.grad_h0, ref.grads.h0, 1e-4));
+  EXPECT_TRUE(close("parameter gradients", rnn.flat_grads(), ref.flat_grads, 1e-4));
+  return ref;
+}
 
 // Rows [first, first + count) of dimension `dim` (0 or 1) of a 3-D row-major tensor's values.
 std::vector<double> slice_dim(const std::vector<double>& v, const Shape& s, int dim, int64_t first,
@@ -31,8 +66,7 @@ TEST_P(Invariants, BatchInvariance) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   for (bool batch_first : {false, true}) {
     const RNNOptions o = make_options(5, 9, 2, Nonlinearity::kTanh, true, batch_first);
-    Context ctx = make_context(GetParam());
-    RNN rnn = make_rnn(ctx, GetParam(), o, 3);
+    RNN rnn = model(o, 3);
     const int64_t T = 6, B = 5;
     const int batch_dim = batch_first ? 0 : 1;
     const Shape in_shape = input_shape(o, T, B), out_shape = output_shape(o, T, B);
@@ -44,13 +78,11 @@ TEST_P(Invariants, BatchInvariance) {
     auto run = [&](const std::vector<double>& xs, const std::vector<double>& h0s,
                    const std::vector<double>& gos, const std::vector<double>& ghns, int64_t b) {
       RNNCache cache;
-      RNNOutput out =
-          rnn.forward_train(Tensor::from_vector(input_shape(o, T, b), to_float(xs), dev()),
-                            Tensor::from_vector(state_shape(o, b), to_float(h0s), dev()), cache);
+      RNNOutput out = rnn.forward_train(on_device(input_shape(o, T, b), xs),
+                                        on_device(state_shape(o, b), h0s), cache);
       rnn.zero_grad();
-      RNNInputGrads g =
-          rnn.backward(cache, Tensor::from_vector(output_shape(o, T, b), to_float(gos), dev()),
-                       Tensor::from_vector(state_shape(o, b), to_float(ghns), dev()));
+      RNNInputGrads g = rnn.backward(cache, on_device(output_shape(o, T, b), gos),
+                                     on_device(state_shape(o, b), ghns));
       return std::make_tuple(host_values(out.output), host_values(out.h_n),
                              host_values(g.grad_input), host_values(g.grad_h0),
                              host_values(rnn.flat_grads()));
@@ -107,15 +139,11 @@ TEST_P(Invariants, BatchInvariance) {
 TEST_P(Invariants, ZeroH0EqualsOmittedH0) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(4, 6, 2, Nonlinearity::kReLU, true, true);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 5);
+  RNN rnn = model(o, 5);
   const int64_t T = 5, B = 3;
-  const Tensor x = Tensor::from_vector(
-      input_shape(o, T, B), to_float(random_floats(shape_numel(input_shape(o, T, B)), 1)), dev());
-  const Tensor go = Tensor::from_vector(
-      output_shape(o, T, B), to_float(random_floats(shape_numel(output_shape(o, T, B)), 2)), dev());
-  const Tensor ghn = Tensor::from_vector(
-      state_shape(o, B), to_float(random_floats(shape_numel(state_shape(o, B)), 3)), dev());
+  const Tensor x = random_tensor(input_shape(o, T, B), 1);
+  const Tensor go = random_tensor(output_shape(o, T, B), 2);
+  const Tensor ghn = random_tensor(state_shape(o, B), 3);
   auto run = [&](const Tensor& h0) {
     RNNCache cache;
     const RNNOutput inference = rnn.forward(x, h0);
@@ -140,15 +168,11 @@ TEST_P(Invariants, ZeroH0EqualsOmittedH0) {
 TEST_P(Invariants, RepeatedBackwardIsIdenticalAndAccumulates) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(3, 7, 2, Nonlinearity::kTanh, true, false);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 9);
+  RNN rnn = model(o, 9);
   const int64_t T = 8, B = 4;
-  const Tensor x = Tensor::from_vector(
-      input_shape(o, T, B), to_float(random_floats(shape_numel(input_shape(o, T, B)), 1)), dev());
-  const Tensor h0 = Tensor::from_vector(
-      state_shape(o, B), to_float(random_floats(shape_numel(state_shape(o, B)), 2)), dev());
-  const Tensor go = Tensor::from_vector(
-      output_shape(o, T, B), to_float(random_floats(shape_numel(output_shape(o, T, B)), 3)), dev());
+  const Tensor x = random_tensor(input_shape(o, T, B), 1);
+  const Tensor h0 = random_tensor(state_shape(o, B), 2);
+  const Tensor go = random_tensor(output_shape(o, T, B), 3);
   RNNCache cache;
   rnn.forward_train(x, h0, cache);
   rnn.zero_grad();
@@ -175,8 +199,7 @@ TEST_P(Invariants, RepeatedBackwardIsIdenticalAndAccumulates) {
 TEST_P(Invariants, ParameterGradientsAccumulateOntoExistingValues) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(4, 5, 2, Nonlinearity::kTanh, true, true);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 4);
+  RNN rnn = model(o, 4);
   const int64_t T = 4, B = 3;
   const std::vector<double> x = random_floats(shape_numel(input_shape(o, T, B)), 1);
   const std::vector<double> go = random_floats(shape_numel(output_shape(o, T, B)), 2);
@@ -184,8 +207,8 @@ TEST_P(Invariants, ParameterGradientsAccumulateOntoExistingValues) {
   Tensor grads = rnn.flat_grads();  // a handle onto the model's storage
   grads.copy_from(Tensor::from_vector({grads.numel()}, to_float(start)));
   RNNCache cache;
-  rnn.forward_train(Tensor::from_vector(input_shape(o, T, B), to_float(x), dev()), Tensor(), cache);
-  rnn.backward(cache, Tensor::from_vector(output_shape(o, T, B), to_float(go), dev()));
+  rnn.forward_train(on_device(input_shape(o, T, B), x), Tensor(), cache);
+  rnn.backward(cache, on_device(output_shape(o, T, B), go));
   const ReferenceRun ref = run_reference(rnn, x, T, B, nullptr, &go, nullptr);
   std::vector<double> added = host_values(rnn.flat_grads());
   for (size_t i = 0; i < added.size(); ++i) added[i] -= start[i];
@@ -206,13 +229,10 @@ TEST_P(Invariants, InferenceForwardEqualsTrainingForward) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   for (bool bf : {false, true}) {
     const RNNOptions o = make_options(6, 8, 3, Nonlinearity::kTanh, true, bf);
-    Context ctx = make_context(GetParam());
-    RNN rnn = make_rnn(ctx, GetParam(), o, 2);
+    RNN rnn = model(o, 2);
     const int64_t T = 7, B = 3;
-    const Tensor x = Tensor::from_vector(
-        input_shape(o, T, B), to_float(random_floats(shape_numel(input_shape(o, T, B)), 1)), dev());
-    const Tensor h0 = Tensor::from_vector(
-        state_shape(o, B), to_float(random_floats(shape_numel(state_shape(o, B)), 2)), dev());
+    const Tensor x = random_tensor(input_shape(o, T, B), 1);
+    const Tensor h0 = random_tensor(state_shape(o, B), 2);
     RNNCache cache;
     const RNNOutput a = rnn.forward(x, h0);
     const RNNOutput b = rnn.forward_train(x, h0, cache);
@@ -227,8 +247,7 @@ TEST_P(Invariants, BatchSizeZero) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   for (bool bf : {false, true}) {
     const RNNOptions o = make_options(3, 4, 2, Nonlinearity::kTanh, true, bf);
-    Context ctx = make_context(GetParam());
-    RNN rnn = make_rnn(ctx, GetParam(), o, 1);
+    RNN rnn = model(o, 1);
     const int64_t T = 5;
     const Tensor x = Tensor::empty(input_shape(o, T, 0), dev());
     const RNNOutput inference = rnn.forward(x);
@@ -255,11 +274,10 @@ TEST_P(Invariants, BatchSizeZero) {
 TEST_P(Invariants, SequenceLengthOne) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(4, 5, 2, Nonlinearity::kReLU, true, false);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 8);
+  RNN rnn = model(o, 8);
   const int64_t B = 3, H = o.hidden_size;
   const std::vector<double> x = random_floats(shape_numel(input_shape(o, 1, B)), 1);
-  const RNNOutput out = rnn.forward(Tensor::from_vector(input_shape(o, 1, B), to_float(x), dev()));
+  const RNNOutput out = rnn.forward(on_device(input_shape(o, 1, B), x));
   const std::vector<float> y = out.output.to_vector(), hn = out.h_n.to_vector();
   for (int64_t b = 0; b < B; ++b)
     for (int64_t d = 0; d < 2; ++d)
@@ -273,26 +291,19 @@ TEST_P(Invariants, SequenceLengthOne) {
 TEST_P(Invariants, SequenceLongerThan65535Steps) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(1, 2, 1, Nonlinearity::kTanh, true, false);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 6);
+  RNN rnn = model(o, 6);
   const int64_t T = 70000, B = 2;
   const std::vector<double> x = random_floats(T * B, 1);
   const std::vector<double> go = random_floats(T * B * 4, 2);
   const std::vector<double> ghn = random_floats(2 * B * 2, 3);
   RNNCache cache;
   RNNOutput out{poisoned(output_shape(o, T, B), dev()), poisoned(state_shape(o, B), dev())};
-  rnn.forward_train_into(Tensor::from_vector({T, B, 1}, to_float(x), dev()), Tensor(), cache, out);
+  rnn.forward_train_into(on_device({T, B, 1}, x), Tensor(), cache, out);
   RNNInputGrads g{poisoned({T, B, 1}, dev()), poisoned(state_shape(o, B), dev())};
   rnn.zero_grad();
-  rnn.backward_into(cache, Tensor::from_vector(output_shape(o, T, B), to_float(go), dev()),
-                    Tensor::from_vector(state_shape(o, B), to_float(ghn), dev()), g);
-  const ReferenceRun ref = run_reference(rnn, x, T, B, nullptr, &go, &ghn);
-  // DESIGN.md §4: float32 vs float64, 1e-5 forward, 1e-4 for gradients of long sequences.
-  EXPECT_TRUE(close("output", out.output, ref.fwd.output, 1e-5));
-  EXPECT_TRUE(close("h_n", out.h_n, ref.fwd.h_n, 1e-5));
-  EXPECT_TRUE(close("grad_input", g.grad_input, ref.grads.input, 1e-4));
-  EXPECT_TRUE(close("grad_h0", g.grad_h0, ref.grads.h0, 1e-4));
-  EXPECT_TRUE(close("parameter gradients", rnn.flat_grads(), ref.flat_grads, 1e-4));
+  rnn.backward_into(cache, on_device(output_shape(o, T, B), go), on_device(state_shape(o, B), ghn),
+                    g);
+  expect_matches_reference(rnn, x, T, B, nullptr, &go, &ghn, out, g);
 }
 
 // One model and one cache reused over growing and shrinking shapes: scratch buffers grown for a
@@ -300,8 +311,7 @@ TEST_P(Invariants, SequenceLongerThan65535Steps) {
 TEST_P(Invariants, WorkspaceReuseAcrossShapes) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(3, 6, 2, Nonlinearity::kTanh, true, true);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 12);
+  RNN rnn = model(o, 12);
   RNNCache cache;
   RNNOutput out, inference;
   RNNInputGrads g;
@@ -312,21 +322,16 @@ TEST_P(Invariants, WorkspaceReuseAcrossShapes) {
     const std::vector<double> x = random_floats(shape_numel(input_shape(o, T, B)), ++seed);
     const std::vector<double> h0 = random_floats(shape_numel(state_shape(o, B)), ++seed);
     const std::vector<double> go = random_floats(shape_numel(output_shape(o, T, B)), ++seed);
-    const Tensor xt = Tensor::from_vector(input_shape(o, T, B), to_float(x), dev());
-    const Tensor h0t = Tensor::from_vector(state_shape(o, B), to_float(h0), dev());
+    const Tensor xt = on_device(input_shape(o, T, B), x);
+    const Tensor h0t = on_device(state_shape(o, B), h0);
     rnn.forward_into(xt, h0t, inference);
     rnn.forward_train_into(xt, h0t, cache, out);
     rnn.zero_grad();
-    rnn.backward_into(cache, Tensor::from_vector(output_shape(o, T, B), to_float(go), dev()),
-                      Tensor(), g);
-    const ReferenceRun ref = run_reference(rnn, x, T, B, &h0, &go, nullptr);
-    // float32 vs float64, DESIGN.md §4.
-    EXPECT_TRUE(close("inference output", inference.output, ref.fwd.output, 1e-5));
-    EXPECT_TRUE(close("output", out.output, ref.fwd.output, 1e-5));
-    EXPECT_TRUE(close("h_n", out.h_n, ref.fwd.h_n, 1e-5));
-    EXPECT_TRUE(close("grad_input", g.grad_input, ref.grads.input, 1e-4));
-    EXPECT_TRUE(close("grad_h0", g.grad_h0, ref.grads.h0, 1e-4));
-    EXPECT_TRUE(close("parameter gradients", rnn.flat_grads(), ref.flat_grads, 1e-4));
+    rnn.backward_into(cache, on_device(output_shape(o, T, B), go), Tensor(), g);
+    expect_matches_reference(rnn, x, T, B, &h0, &go, nullptr, out, g);
+    // Inference gives the training forward's floats (InferenceForwardEqualsTrainingForward).
+    EXPECT_TRUE(
+        identical("inference output", inference.output.to_vector(), out.output.to_vector()));
   }
 }
 
@@ -334,18 +339,15 @@ TEST_P(Invariants, WorkspaceReuseAcrossShapes) {
 TEST_P(Invariants, CacheHoldsTheLatestForward) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(2, 3, 1, Nonlinearity::kTanh, false, false);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 1);
+  RNN rnn = model(o, 1);
   const std::vector<double> x1 = random_floats(4 * 2 * 2, 1), x2 = random_floats(3 * 5 * 2, 2);
   const std::vector<double> go = random_floats(3 * 5 * 3, 3);
   RNNCache cache;
-  rnn.forward_train(Tensor::from_vector({4, 2, 2}, to_float(x1), dev()), Tensor(), cache);
-  rnn.forward_train(Tensor::from_vector({3, 5, 2}, to_float(x2), dev()), Tensor(), cache);
+  rnn.forward_train(on_device({4, 2, 2}, x1), Tensor(), cache);
+  const RNNOutput out = rnn.forward_train(on_device({3, 5, 2}, x2), Tensor(), cache);
   rnn.zero_grad();
-  const RNNInputGrads g = rnn.backward(cache, Tensor::from_vector({3, 5, 3}, to_float(go), dev()));
-  const ReferenceRun ref = run_reference(rnn, x2, 3, 5, nullptr, &go, nullptr);
-  EXPECT_TRUE(close("grad_input", g.grad_input, ref.grads.input, 1e-4));  // float32, §4
-  EXPECT_TRUE(close("parameter gradients", rnn.flat_grads(), ref.flat_grads, 1e-4));
+  const RNNInputGrads g = rnn.backward(cache, on_device({3, 5, 3}, go));
+  expect_matches_reference(rnn, x2, 3, 5, nullptr, &go, nullptr, out, g);
 }
 
 // Arguments that are views at an offset into a larger tensor, and results that are such views,
@@ -354,8 +356,7 @@ TEST_P(Invariants, CacheHoldsTheLatestForward) {
 TEST_P(Invariants, ViewsAsArgumentsAndResults) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(3, 4, 2, Nonlinearity::kTanh, true, true);
-  Context ctx = make_context(GetParam());
-  RNN rnn = make_rnn(ctx, GetParam(), o, 21);
+  RNN rnn = model(o, 21);
   const int64_t T = 5, B = 2;
   const Shape in_shape = input_shape(o, T, B), st_shape = state_shape(o, B);
   const Shape out_shape = output_shape(o, T, B);
@@ -409,13 +410,13 @@ TEST_P(Invariants, ViewsAsArgumentsAndResults) {
 TEST_P(Invariants, MovedModelStillWorks) {
   ELMAN_SKIP_IF_NO_DEVICE(GetParam());
   const RNNOptions o = make_options(3, 4, 1, Nonlinearity::kTanh, true, false);
-  Context ctx = make_context(GetParam());
-  RNN a = make_rnn(ctx, GetParam(), o, 5);
+  RNN a = model(o, 5);
   const std::vector<float> params = a.flat_parameters().to_vector();
   const int64_t T = 4, B = 2;
   const std::vector<double> x = random_floats(shape_numel(input_shape(o, T, B)), 1);
   const std::vector<double> go = random_floats(shape_numel(output_shape(o, T, B)), 2);
-  const Tensor xt = Tensor::from_vector(input_shape(o, T, B), to_float(x), dev());
+  const Tensor xt = on_device(input_shape(o, T, B), x);
+  const Tensor got = on_device(output_shape(o, T, B), go);
   RNNCache before;
   a.forward_train(xt, Tensor(), before);
   RNN b(std::move(a));
@@ -424,17 +425,13 @@ TEST_P(Invariants, MovedModelStillWorks) {
   RNNCache cache;
   const RNNOutput out = b.forward_train(xt, Tensor(), cache);
   b.zero_grad();
-  const RNNInputGrads g =
-      b.backward(cache, Tensor::from_vector(output_shape(o, T, B), to_float(go), dev()));
-  const ReferenceRun ref = run_reference(b, x, T, B, nullptr, &go, nullptr);
-  EXPECT_TRUE(close("output", out.output, ref.fwd.output, 1e-5));  // float32, DESIGN.md §4
-  EXPECT_TRUE(close("grad_input", g.grad_input, ref.grads.input, 1e-4));
-  EXPECT_TRUE(close("parameter gradients", b.flat_grads(), ref.flat_grads, 1e-4));
+  const RNNInputGrads g = b.backward(cache, got);
+  expect_matches_reference(b, x, T, B, nullptr, &go, nullptr, out, g);
   // The moved-to model is the same model: a cache filled before the move still belongs to it
   // and gives the same gradients.
   const std::vector<float> grads = b.flat_grads().to_vector();
   b.zero_grad();
-  b.backward(before, Tensor::from_vector(output_shape(o, T, B), to_float(go), dev()));
+  b.backward(before, got);
   EXPECT_TRUE(identical("gradients from the pre-move cache", b.flat_grads().to_vector(), grads));
 }
 

@@ -88,18 +88,21 @@ TEST(Misuse, ModelsOutliveTheirContext) {
   adam.add_parameters(rnn.flat_parameters(), rnn.flat_grads());
   const std::vector<float> before = rnn.forward(Tensor::full({3, 1, 2}, 0.5f)).output.to_vector();
   ctx.reset();  // the user's context is gone; the models hold their own handles (ASan: no UAF)
-  EXPECT_TRUE(identical("output", rnn.forward(Tensor::full({3, 1, 2}, 0.5f)).output.to_vector(),
-                        before));
+  EXPECT_TRUE(
+      identical("output", rnn.forward(Tensor::full({3, 1, 2}, 0.5f)).output.to_vector(), before));
   EXPECT_EQ(lin.forward(Tensor::zeros({1, 3})).numel(), 2);
   EXPECT_TRUE(rnn.context() == lin.context());  // copies of one context
   adam.step();
 }
 
 TEST(Misuse, AccessorsHandOutConstHandlesAndSetParameterIsChecked) {
-  static_assert(std::is_const_v<std::remove_reference_t<decltype(std::declval<RNN&>().parameter(""))>>,
-                "rnn.parameter(n) = t must not compile");
-  static_assert(std::is_const_v<std::remove_reference_t<decltype(std::declval<RNN&>().flat_parameters())>>);
-  static_assert(std::is_const_v<std::remove_reference_t<decltype(std::declval<Linear&>().weight())>>);
+  static_assert(
+      std::is_const_v<std::remove_reference_t<decltype(std::declval<RNN&>().parameter(""))>>,
+      "rnn.parameter(n) = t must not compile");
+  static_assert(
+      std::is_const_v<std::remove_reference_t<decltype(std::declval<RNN&>().flat_parameters())>>);
+  static_assert(
+      std::is_const_v<std::remove_reference_t<decltype(std::declval<Linear&>().weight())>>);
   Context ctx(Device::cpu());
   RNN rnn(ctx, make_options(2, 3, 1, Nonlinearity::kTanh, false, false), 1);
   ELMAN_EXPECT_ERROR(rnn.set_parameter("bias_ih_l0", Tensor::zeros({4})), "bias_ih_l0", "[4]",

@@ -50,17 +50,20 @@ TEST_P(Unbatched, EqualsABatchOfOne) {
           const RNNOutput inf = rnn.forward(on({T, o.input_size}, x), h0_u);
           EXPECT_EQ(inf.output.shape(), (Shape{T, DH}));
           EXPECT_EQ(inf.h_n.shape(), unbatched_state(o));
-          EXPECT_TRUE(identical("forward output", inf.output.to_vector(), out_b.output.to_vector()));
+          EXPECT_TRUE(
+              identical("forward output", inf.output.to_vector(), out_b.output.to_vector()));
           EXPECT_TRUE(identical("forward h_n", inf.h_n.to_vector(), out_b.h_n.to_vector()));
           RNNCache cache_u;
           const RNNOutput out_u = rnn.forward_train(on({T, o.input_size}, x), h0_u, cache_u);
-          EXPECT_TRUE(identical("train output", out_u.output.to_vector(), out_b.output.to_vector()));
+          EXPECT_TRUE(
+              identical("train output", out_u.output.to_vector(), out_b.output.to_vector()));
           rnn.zero_grad();
           const RNNInputGrads g_u =
               rnn.backward(cache_u, on({T, DH}, go), on(unbatched_state(o), gh));
           EXPECT_EQ(g_u.grad_input.shape(), (Shape{T, o.input_size}));
           EXPECT_EQ(g_u.grad_h0.shape(), unbatched_state(o));
-          EXPECT_TRUE(identical("grad_input", g_u.grad_input.to_vector(), g_b.grad_input.to_vector()));
+          EXPECT_TRUE(
+              identical("grad_input", g_u.grad_input.to_vector(), g_b.grad_input.to_vector()));
           EXPECT_TRUE(identical("grad_h0", g_u.grad_h0.to_vector(), g_b.grad_h0.to_vector()));
           EXPECT_TRUE(identical("parameter gradients", rnn.flat_grads().to_vector(), grads_b));
         }
@@ -78,8 +81,8 @@ TEST_P(Unbatched, MatchesTheReference) {
   const auto x = random_floats(T * o.input_size, 7);
   const auto go = random_floats(T * 2 * o.hidden_size, 8);
   RNNCache cache;
-  const RNNOutput out = rnn.forward_train(
-      Tensor::from_vector({T, o.input_size}, to_float(x), dev), Tensor(), cache);
+  const RNNOutput out =
+      rnn.forward_train(Tensor::from_vector({T, o.input_size}, to_float(x), dev), Tensor(), cache);
   rnn.zero_grad();
   const RNNInputGrads g =
       rnn.backward(cache, Tensor::from_vector({T, 2 * o.hidden_size}, to_float(go), dev));
@@ -127,8 +130,8 @@ TEST_P(Unbatched, ResultsWrittenInPlace) {
   RNNCache fresh;
   rnn.forward_train(x, Tensor::from_vector({2, 4}, h0, dev), fresh);
   const RNNInputGrads again = rnn.backward(fresh, Tensor::full({T, 4}, 1.0f, dev));
-  EXPECT_TRUE(identical("grad_h0 of the h0 read", grads.grad_h0.to_vector(),
-                        again.grad_h0.to_vector()));
+  EXPECT_TRUE(
+      identical("grad_h0 of the h0 read", grads.grad_h0.to_vector(), again.grad_h0.to_vector()));
 }
 
 // Shapes are named as the caller wrote them, never with the inserted batch of one.

@@ -43,7 +43,7 @@ command -v patchelf >/dev/null || { echo "gpu-bundle: patchelf is missing (apt-g
 # its plugin and libdnnl (40 MB) the GPU machine does not get.
 mapfile -t REGISTERED < <(find "$BUILD" -name '*_include.cmake' -exec \
   sed -n 's/.*TEST_EXECUTABLE \[==\[\(.*\)\]==\].*/\1/p' {} + | sort -u |
-  grep -v '/bench_onednn_tests$')
+  grep -v '/bench_onednn_test$')
 TESTS=()
 for f in "${REGISTERED[@]}"; do
   "$f" --gtest_list_tests 2>/dev/null | grep -qi cuda && TESTS+=("$f")

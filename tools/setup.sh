@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what elman needs and a fresh machine of this kind lacks (Debian packages), then
-# configures and builds into ./build, with CUDA where nvcc is found, else CPU-only (one line says
-# so). Idempotent: installs only what is missing.
-# Usage: [ELMAN_WITH_CUDA=AUTO|ON|OFF] bash tools/setup.sh [extra cmake arguments...]
+# configures and builds into ./build with a preset of CMakePresets.json (release, or ci: warnings
+# as errors), with CUDA where nvcc is found, else CPU-only (one line says so). Idempotent:
+# installs only what is missing.
+# Usage: [ELMAN_WITH_CUDA=AUTO|ON|OFF] [ELMAN_PRESET=release|ci] bash tools/setup.sh
+#          [extra cmake arguments...]
+#        bash tools/setup.sh --packages-only   (install what is missing, build nothing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,9 +16,10 @@ cd "$(dirname "$0")/.."
 # test skips visibly without it) and elman-bench --device cpu's peer; add it with
 # ELMAN_EXTRA_PACKAGES=python3-torch.
 # Test: clang + its fuzzer runtime (the safetensors fuzz target); patchelf (the GPU bundle's
-# $ORIGIN-relative library paths, tools/gpu-bundle.sh).
+# $ORIGIN-relative library paths, tools/gpu-bundle.sh); clang-format (tools/check-format.sh).
 packages=(cmake g++ make libopenblas-dev nlohmann-json3-dev libcli11-dev googletest libgtest-dev
           libdnnl-dev python3 python3-numpy python3-matplotlib clang libclang-rt-14-dev patchelf
+          clang-format
           libopenmpi-dev openmpi-bin  # data-parallel training (libelman_mpi, mpirun)
           ${ELMAN_EXTRA_PACKAGES:-})
 missing=()
@@ -28,6 +32,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+[ "${1:-}" = --packages-only ] && exit 0
+
+preset="${ELMAN_PRESET:-release}"
+case "$preset" in
+  release | ci) ;;
+  *) echo "setup: ELMAN_PRESET is '$preset'; expected release or ci (the presets building ./build)" >&2; exit 2 ;;
+esac
 
 # The CUDA toolkit (nvcc, cuBLAS; cuDNN for elman-bench) comes with the machine where there is
 # one: find nvcc. Without it elman builds CPU-only (ELMAN_WITH_CUDA=OFF); ELMAN_WITH_CUDA=OFF in
@@ -56,5 +67,5 @@ else
   cuda_args=(-DELMAN_WITH_CUDA=OFF)
 fi
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release "${cuda_args[@]}" "$@" >/dev/null
-cmake --build build -j"$(nproc)"
+cmake --preset "$preset" "${cuda_args[@]}" "$@" >/dev/null
+cmake --build --preset "$preset" -j"$(nproc)"

@@ -12,8 +12,8 @@ struct LRSchedule {
   Kind kind = Kind::kConstant;
   int64_t step_size = 1;  // kStep: the rate is multiplied by gamma every step_size epochs
   double gamma = 0.1;
-  int64_t t_max = 1;      // kCosine: half a period, in epochs (PyTorch's T_max)
-  double eta_min = 0.0;   // kCosine: the lowest rate
+  int64_t t_max = 1;     // kCosine: half a period, in epochs (PyTorch's T_max)
+  double eta_min = 0.0;  // kCosine: the lowest rate
 
   static LRSchedule constant() { return {}; }
   static LRSchedule step(int64_t step_size, double gamma = 0.1);

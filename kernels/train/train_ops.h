@@ -40,10 +40,10 @@ struct MseLossGrad {
 // - [c == t_r]). Targets are class indices stored as floats; one out of range gives a NaN loss
 // (so the trainer's non-finite check stops the run) and a zero gradient row.
 struct SoftmaxCrossEntropy {
-  const float* logits;   // [rows, classes]
+  const float* logits;     // [rows, classes]
   const int32_t* targets;  // [rows], class ids
-  float* grad;           // [rows, classes]
-  float* row_loss;       // [rows]
+  float* grad;             // [rows, classes]
+  float* row_loss;         // [rows]
   int64_t rows, classes;
   float grad_scale;  // 1 / rows for the mean
   int64_t size() const { return rows; }

@@ -1,4 +1,4 @@
-// Training checkpoints and numerical faults (issue 6): a resumed run continues exactly as an
+// Training checkpoints and numerical faults: a resumed run continues exactly as an
 // uninterrupted one; a non-finite loss or gradient stops training naming the epoch, the step,
 // the tensor and the last good checkpoint, which stays on disk, finite.
 #include <gtest/gtest.h>

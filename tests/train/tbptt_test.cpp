@@ -1,4 +1,4 @@
-// Truncated BPTT in the trainer (issue 5): k >= T is bitwise full BPTT; k < T gives, chunk by
+// Truncated BPTT in the trainer: k >= T is bitwise full BPTT; k < T gives, chunk by
 // chunk, the double reference's gradients with the state carried and detached at the boundaries.
 #include <gtest/gtest.h>
 
