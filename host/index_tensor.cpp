@@ -10,18 +10,26 @@
 
 namespace elman::detail {
 
-// The ids twice: int64 on the host (what the user gave) and int32 on the device (what kernels
-// read; on the CPU the same array).
+// The ids as the user gave them (int64, on the host: range checks need no device read) and as
+// kernels read them (int32 on the tensor's device).
 class IndexStorage {
  public:
   IndexStorage(std::vector<int64_t> values, Device device)
       : host_(std::move(values)), device_(device) {
-    device_ids_.assign(host_.begin(), host_.end());  // checked to fit by from_vector
     max_ = host_.empty() ? -1 : *std::max_element(host_.begin(), host_.end());
-    if (device.is_cpu() || device_ids_.empty()) return;
-    const size_t bytes = device_ids_.size() * sizeof(int32_t);
+    std::vector<int32_t> narrow(host_.begin(), host_.end());  // checked to fit by from_vector
+    if (device.is_cpu() || narrow.empty()) {
+      cpu_ids_ = std::move(narrow);
+      return;
+    }
+    const size_t bytes = narrow.size() * sizeof(int32_t);
     on_device_ = static_cast<int32_t*>(cuda_allocate(bytes, device.index));
-    cuda_copy(on_device_, device_ids_.data(), bytes, true, false);
+    try {
+      cuda_copy(on_device_, narrow.data(), bytes, true, false);
+    } catch (...) {
+      cuda_free(on_device_, device.index);
+      throw;
+    }
   }
   ~IndexStorage() {
     if (on_device_) cuda_free(on_device_, device_.index);
@@ -30,14 +38,14 @@ class IndexStorage {
   IndexStorage& operator=(const IndexStorage&) = delete;
 
   const std::vector<int64_t>& host() const { return host_; }
-  const int32_t* data() const { return device_.is_cpu() ? device_ids_.data() : on_device_; }
+  const int32_t* data() const { return on_device_ ? on_device_ : cpu_ids_.data(); }
   Device device() const { return device_; }
   int64_t max() const { return max_; }
 
  private:
   std::vector<int64_t> host_;
-  std::vector<int32_t> device_ids_;
-  int32_t* on_device_ = nullptr;
+  std::vector<int32_t> cpu_ids_;  // the CPU's kernel copy; empty on CUDA
+  int32_t* on_device_ = nullptr;  // CUDA's
   Device device_;
   int64_t max_ = -1;
 };

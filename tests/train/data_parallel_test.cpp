@@ -185,15 +185,7 @@ INSTANTIATE_TEST_SUITE_P(
 // With an embedding: its gradient is exchanged and its weight broadcast like the others'.
 TEST(DataParallelEmbedding, MatchesOneProcess) {
   const int64_t n = 19, T = 6, V = 5, E = 3, H = 6;
-  Dataset d;
-  d.seq_len = T;
-  d.input_size = V;
-  d.tokens = true;
-  d.target_size = T;
-  for (int64_t i = 0; i < n * T; ++i) {
-    d.input_ids.push_back((i * 3 + 1) % V);
-    d.target_ids.push_back((i * 2 + 3) % V);
-  }
+  const Dataset d = train_test::token_data(n, T, V, V, HeadMode::kEveryStep, 13);
   TrainerOptions o;
   o.epochs = 2;
   o.batch_size = 4;

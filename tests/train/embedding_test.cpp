@@ -18,6 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 using train_test::random_floats;
 using train_test::rnn_options;
+using train_test::token_data;
 
 TEST(Embedding, ForwardPicksRowsForIdsOfAnyShape) {
   Context ctx;
@@ -88,20 +89,6 @@ TEST(Embedding, MisuseIsRefusedByName) {
   Embedding moved = std::move(emb);
   EXPECT_ERROR_WITH(emb.forward(ids), "moved from");
   EXPECT_EQ(moved.forward(ids).shape(), (Shape{2, 2}));
-}
-
-// Token data: n sequences of T ids in 0..V-1, a class id per step (every step) or per example.
-Dataset token_data(int64_t n, int64_t T, int64_t V, int64_t K, HeadMode head, uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  Dataset d;
-  d.seq_len = T;
-  d.input_size = V;
-  d.tokens = true;
-  d.target_size = head == HeadMode::kLastStep ? 1 : T;
-  for (int64_t i = 0; i < n * T; ++i) d.input_ids.push_back(static_cast<int64_t>(gen() % V));
-  for (int64_t i = 0; i < n * d.target_size; ++i)
-    d.target_ids.push_back(static_cast<int64_t>(gen() % K));
-  return d;
 }
 
 // Embedding -> RNN -> Linear, with every parameter in one vector (embedding, rnn, fc).

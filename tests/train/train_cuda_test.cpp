@@ -129,15 +129,7 @@ TEST(TrainCuda, TrainingRunMatchesCpu) {
     o.head = HeadMode::kEveryStep;
     o.loss = LossType::kCrossEntropy;
     Trainer tr(rnn, fc, opt, o);
-    Dataset data;
-    data.seq_len = 6;
-    data.input_size = 5;
-    data.tokens = true;
-    data.target_size = 6;
-    for (int i = 0; i < 30 * 6; ++i) {
-      data.input_ids.push_back((i * 3) % 5);
-      data.target_ids.push_back((i * 3 + 3) % 5);
-    }
+    const Dataset data = train_test::token_data(30, 6, 5, 5, HeadMode::kEveryStep, 3);
     for (const auto& r : tr.fit(data, nullptr).epochs) losses[d].push_back(r.train_loss);
     params[d] = rnn.flat_parameters().to_vector();
   }

@@ -66,6 +66,22 @@ inline Dataset regression(int64_t n, int64_t T, int64_t I, int64_t targets, uint
   return d;
 }
 
+// Token data: n sequences of T ids in 0..V-1 and, for cross-entropy, a class id in 0..K-1 per
+// step (every-step head) or per example (last-step head), seeded.
+inline Dataset token_data(int64_t n, int64_t T, int64_t V, int64_t K, HeadMode head,
+                          uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  Dataset d;
+  d.seq_len = T;
+  d.input_size = V;
+  d.tokens = true;
+  d.target_size = head == HeadMode::kLastStep ? 1 : T;
+  for (int64_t i = 0; i < n * T; ++i) d.input_ids.push_back(static_cast<int64_t>(gen() % V));
+  for (int64_t i = 0; i < n * d.target_size; ++i)
+    d.target_ids.push_back(static_cast<int64_t>(gen() % K));
+  return d;
+}
+
 // The model the training tests train: `rnn` (seeded with `seed`) followed by the Linear head
 // `fc` (seed + 1) on its output, both in `ctx`.
 struct Model {
