@@ -15,6 +15,7 @@
 #include "kernels/batch_ops.h"
 #include "kernels/copy_ops.h"
 #include "kernels/cuda_api.h"
+#include "kernels/functor_op.h"
 #include "kernels/recurrence_plan.h"
 #include "kernels/step_ops.h"
 
@@ -118,36 +119,29 @@ class LaneScope {
 template <typename Op>
 void launch_cuda(const Op& op, CUstream_st* stream);
 
-// Whether Op also offers the two-index form at(row, col) with rows() and cols().
-template <typename Op, typename = void>
-struct HasRowForm : std::false_type {};
-template <typename Op>
-struct HasRowForm<Op, std::void_t<decltype(std::declval<const Op&>().at(int64_t{}, int64_t{})),
-                                  decltype(std::declval<const Op&>().rows())>> : std::true_type {};
+// Runs `k` on the backend's device and current lane: on the CPU by calling on_cpu(); on CUDA
+// through launch_cuda(k, stream) with the backend's device current. A CPU-only build never gets
+// there (its Context refuses CUDA devices); if it did, the error names `what`.
+template <typename K, typename OnCpu>
+void launch_on(Backend& backend, const K& k, const OnCpu& on_cpu,
+               [[maybe_unused]] const char* what) {
+  if (backend.device().is_cpu()) {
+    on_cpu();
+    return;
+  }
+#if ELMAN_CUDA_ENABLED
+  const CudaDeviceScope on_device(backend.device().index);
+  launch_cuda(k, backend.current_stream());
+#else
+  throw_built_without_cuda(std::string(what) + " on " + backend.device().str());
+#endif
+}
 
-// Runs a functor op: op(i) for i in [0, op.size()), on the backend's device and current lane.
-// On the CPU this loop is the launcher (row by row where the op has at(row, col), so no
-// division per element); on CUDA launch_cuda is, with the backend's device current (a CPU-only
-// build never gets there: its Context refuses CUDA devices).
+// Runs a functor op (kernels/functor_op.h, either form) on the backend's device and lane.
 template <typename Op>
 void run(Backend& backend, const Op& op) {
-  if (backend.device().is_cpu()) {
-    if constexpr (HasRowForm<Op>::value) {
-      const int64_t rows = op.rows(), cols = op.cols();
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = 0; c < cols; ++c) op.at(r, c);
-    } else {
-      const int64_t n = op.size();
-      for (int64_t i = 0; i < n; ++i) op(i);
-    }
-  } else {
-#if ELMAN_CUDA_ENABLED
-    const CudaDeviceScope on_device(backend.device().index);
-    launch_cuda(op, backend.current_stream());
-#else
-    throw_built_without_cuda("run: a functor op on " + backend.device().str());
-#endif
-  }
+  launch_on(
+      backend, op, [&] { run_op_on_cpu(op); }, "run: a functor op");
 }
 
 // Validates GEMM arguments like BLAS's xerbla would, naming the first bad one.

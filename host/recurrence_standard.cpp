@@ -19,8 +19,8 @@ void standard_forward_recurrence(Backend& be, const ForwardRecurrence& r) {
     if (r.h0 && running > continuing)
       recurrent_product(be, pre_t + continuing * H, H, r.h0 + continuing * H, H, r.w_hh,
                         running - continuing, H);
-    run(be,
-        ForwardStep{pre_t, r.b_ih, r.b_hh, r.h + t * B * r.ld_h, B, H, H, r.ld_h, r.act, running});
+    run(be, ForwardStep{
+                {B, H, r.act, running}, pre_t, r.b_ih, r.b_hh, r.h + t * B * r.ld_h, H, r.ld_h});
   }
 }
 
@@ -36,8 +36,14 @@ void standard_backward_recurrence(Backend& be, const BackwardRecurrence& r) {
   for (int64_t s = 0; s < r.seq_len; ++s) {
     const int64_t t = r.step(s), running = r.active[t];
     float* delta_t = r.delta + t * B * r.ld_delta;
-    run(be, BackwardStep{r.dy + t * B * r.ld_dy, g, r.h + t * B * r.ld_h, delta_t, B, H, r.ld_dy,
-                         r.ld_h, r.ld_delta, r.act, running});
+    run(be, BackwardStep{{B, H, r.act, running},
+                         r.dy + t * B * r.ld_dy,
+                         g,
+                         r.h + t * B * r.ld_h,
+                         delta_t,
+                         r.ld_dy,
+                         r.ld_h,
+                         r.ld_delta});
     // dL/dh_{t-1} of the running rows; a row whose sequence has just had its first step keeps
     // dL/dh0.
     recurrent_gradient(be, g, delta_t, r.ld_delta, r.w_hh, running, H);

@@ -26,10 +26,8 @@ struct ReorderSequences {
   const int32_t* lengths;  // internal order
   bool batch_first;
   bool to_internal;
-  int64_t size() const { return seq_len * batch * features; }
   int64_t rows() const { return seq_len * batch; }
   int64_t cols() const { return features; }
-  ELMAN_HD void operator()(int64_t k) const { at(k / features, k % features); }
   ELMAN_HD void at(int64_t row, int64_t f) const {  // row = t * batch + i
     const int64_t i = row % batch, t = row / batch;
     const int64_t b = perm ? perm[i] : i;
@@ -51,10 +49,8 @@ struct PermuteRows {
   int64_t slices, batch, features;
   const int32_t* perm;  // not null
   bool to_internal;
-  int64_t size() const { return slices * batch * features; }
   int64_t rows() const { return slices * batch; }
   int64_t cols() const { return features; }
-  ELMAN_HD void operator()(int64_t k) const { at(k / features, k % features); }
   ELMAN_HD void at(int64_t row, int64_t f) const {  // row = s * batch + i
     const int64_t i = row % batch, s = row / batch;
     const int64_t k = row * features + f, p = (s * batch + perm[i]) * features + f;
@@ -75,10 +71,8 @@ struct GatherFinalStep {
   const int32_t* perm;
   const int32_t* lengths;
   bool at_start;
-  int64_t size() const { return batch * features; }
   int64_t rows() const { return batch; }
   int64_t cols() const { return features; }
-  ELMAN_HD void operator()(int64_t k) const { at(k / features, k % features); }
   ELMAN_HD void at(int64_t i, int64_t f) const {
     const int64_t t = at_start ? 0 : (lengths ? lengths[i] : seq_len) - 1;
     const int64_t b = perm ? perm[i] : i;

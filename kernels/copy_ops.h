@@ -21,10 +21,8 @@ struct CopyRows {
   const float* src;
   float* dst;
   int64_t n_rows, n_cols, ld_src, ld_dst;
-  int64_t size() const { return n_rows * n_cols; }
   int64_t rows() const { return n_rows; }
   int64_t cols() const { return n_cols; }
-  ELMAN_HD void operator()(int64_t i) const { at(i / n_cols, i % n_cols); }
   ELMAN_HD void at(int64_t r, int64_t c) const { dst[r * ld_dst + c] = src[r * ld_src + c]; }
 };
 

@@ -30,8 +30,7 @@ template void launch_cuda<ScaleInPlace>(const ScaleInPlace&, cudaStream_t);
 // Batch gathers and the embedding (kernels/train/batch_gather_ops.h).
 template void launch_cuda<GatherValues>(const GatherValues&, cudaStream_t);
 template void launch_cuda<GatherIds>(const GatherIds&, cudaStream_t);
-template void launch_cuda<GatherOneHot>(const GatherOneHot&, cudaStream_t);
-template void launch_cuda<EmbeddingGather>(const EmbeddingGather&, cudaStream_t);
+template void launch_cuda<GatherTokenRows>(const GatherTokenRows&, cudaStream_t);
 template void launch_cuda<EmbeddingGradAccumulate>(const EmbeddingGradAccumulate&, cudaStream_t);
 
 }  // namespace elman::detail

@@ -1,6 +1,5 @@
-// The fused element-wise ops of the recurrent step, forward and backward, as functors:
-// at(b, j) computes element (b, j); operator()(i) is at(i / hidden, i % hidden) for the CUDA
-// launcher, while the CPU loop calls at() row by row (no division per element).
+// The fused element-wise ops of the recurrent step, forward and backward, as functors in the
+// row form (kernels/functor_op.h): at(b, j) computes element (b, j) of a [batch, hidden] step.
 #pragma once
 
 #include <cmath>
@@ -23,21 +22,26 @@ ELMAN_HD inline float activation_grad_from_output(Activation act, float h) {
   return act == Activation::kTanh ? 1.0f - h * h : (h > 0.0f ? 1.0f : (h != h ? h : 0.0f));
 }
 
+// What both steps share: a [batch, hidden] grid of elements (the row form) in which rows
+// [0, active) are running; the other rows hold sequences that have ended (variable lengths).
+struct StepGrid {
+  int64_t batch, hidden;
+  Activation act;
+  int64_t active;
+
+  int64_t rows() const { return batch; }
+  int64_t cols() const { return hidden; }
+};
+
 // h_t = f(pre + b_ih + b_hh), where pre = W_ih x_t + W_hh h_{t-1} came from the GEMMs.
 // Rows b >= active are sequences that have ended (variable lengths): their h_t is 0.
-struct ForwardStep {
+struct ForwardStep : StepGrid {
   const float* pre;   // [batch, hidden], row stride ld_pre
   const float* b_ih;  // [hidden] or nullptr (bias=False)
   const float* b_hh;  // [hidden] or nullptr
   float* h;           // [batch, hidden], row stride ld_h
-  int64_t batch, hidden, ld_pre, ld_h;
-  Activation act;
-  int64_t active;  // rows [0, active) hold running sequences
+  int64_t ld_pre, ld_h;
 
-  int64_t size() const { return batch * hidden; }
-  int64_t rows() const { return batch; }
-  int64_t cols() const { return hidden; }
-  ELMAN_HD void operator()(int64_t i) const { at(i / hidden, i % hidden); }
   ELMAN_HD void at(int64_t b, int64_t j) const {
     if (b >= active) {
       h[b * ld_h + j] = 0.0f;
@@ -53,19 +57,13 @@ struct ForwardStep {
 // dy_t is the gradient arriving from the layer's output (above or the loss), g_carry the one
 // arriving through the recurrence (W_hh^T delta_{t+1}, or dL/dh_n at the last step).
 // Rows b >= active are not running at step t: their delta is 0, whatever dy holds there.
-struct BackwardStep {
+struct BackwardStep : StepGrid {
   const float* dy;       // [batch, hidden], row stride ld_dy
   const float* g_carry;  // [batch, hidden], row stride hidden
   const float* h;        // [batch, hidden], row stride ld_h: the saved h_t
   float* delta;          // [batch, hidden], row stride ld_delta
-  int64_t batch, hidden, ld_dy, ld_h, ld_delta;
-  Activation act;
-  int64_t active;
+  int64_t ld_dy, ld_h, ld_delta;
 
-  int64_t size() const { return batch * hidden; }
-  int64_t rows() const { return batch; }
-  int64_t cols() const { return hidden; }
-  ELMAN_HD void operator()(int64_t i) const { at(i / hidden, i % hidden); }
   ELMAN_HD void at(int64_t b, int64_t j) const {
     if (b >= active) {
       delta[b * ld_delta + j] = 0.0f;

@@ -39,7 +39,9 @@ class Ops : public ::testing::TestWithParam<std::tuple<Where, Form>> {
   template <typename Op>
   void run(const Op& op) {
     if (std::get<1>(GetParam()) == Form::kFlatIndex && where() == Where::kCPU) {
-      for (int64_t i = 0; i < op.size(); ++i) op(i);
+      // The CUDA launcher's indexing: one flat index, split into (row, col) in the row form.
+      const int64_t n = detail::elements_of(op), cols = detail::cols_of(op);
+      for (int64_t i = 0; i < n; ++i) detail::run_element(op, i, cols);
     } else {
       detail::run(detail::backend_of(*ctx_), op);
     }
@@ -102,7 +104,7 @@ TEST_P(Ops, ForwardStepWithStrides) {
       op.ld_h = ld_h;
       op.act = act;
       op.active = batch;
-      EXPECT_EQ(op.size(), batch * hidden);
+      EXPECT_EQ(detail::elements_of(op), batch * hidden);
       run(op);
       const std::vector<float> got = h.to_vector();
       for (int64_t b = 0; b < batch; ++b)

@@ -157,7 +157,7 @@ void Embedding::forward_into(const IndexTensor& ids, Tensor& out) {
   const int64_t n = ids.numel();
   if (n == 0) return;
   detail::run(detail::backend_of(ctx_),
-              detail::EmbeddingGather{weight_.data(), detail::index_data(ids), out.data(),
+              detail::GatherTokenRows{weight_.data(), detail::index_data(ids), out.data(),
                                       all_positions(n), dim_});
 }
 

@@ -139,12 +139,12 @@ Shape batch_shape(const TrainerState& m, int64_t b, int64_t n, int64_t width) {
 // The RNN's input for the positions of `w`: features, embedding rows or one-hot rows.
 void gather_inputs(TrainerState& m, const DeviceData& dd, const BatchWindow& w, Tensor& x) {
   Backend& be = backend_of(*m.ctx);
-  if (!dd.tokens)
+  if (!dd.tokens) {
     run(be, GatherValues{dd.inputs.data(), x.data(), w, m.I});
-  else if (m.embedding)
-    run(be, EmbeddingGather{m.embedding->weight().data(), dd.input_ids.data(), x.data(), w, m.I});
-  else
-    run(be, GatherOneHot{dd.input_ids.data(), x.data(), w, m.I});
+    return;
+  }
+  const float* weight = m.embedding ? m.embedding->weight().data() : nullptr;  // null: one-hot
+  run(be, GatherTokenRows{weight, dd.input_ids.data(), x.data(), w, m.I});
 }
 
 // The targets of the batch's loss rows: one per example (last step: `w` narrowed to the one

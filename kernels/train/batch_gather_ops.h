@@ -1,6 +1,6 @@
 // The trainer's batch gathers as functors (one body, a CPU and a CUDA launcher): the examples of
 // a batch picked from the uploaded data set by the epoch's order, a window of their steps at a
-// time (truncated BPTT), as features, one-hot rows, embedding rows or targets; and the
+// time (truncated BPTT), as features, targets, or token ids as embedding or one-hot rows; and the
 // embedding's gradient, accumulated per column in a fixed order.
 #pragma once
 
@@ -42,29 +42,20 @@ struct GatherPositions {
 using GatherValues = GatherPositions<float>;
 using GatherIds = GatherPositions<int32_t>;
 
-// dst[p, k] = [ids[source(p)] == k]: token ids expanded to one-hot rows on the device.
-struct GatherOneHot {
-  const int32_t* ids;  // [examples, stride]
-  float* dst;          // [positions, classes]
-  BatchWindow w;
-  int64_t classes;
-  int64_t size() const { return w.positions() * classes; }
-  ELMAN_HD void operator()(int64_t i) const {
-    dst[i] = ids[w.source(i / classes)] == i % classes ? 1.0f : 0.0f;
-  }
-};
-
-// dst[p, :] = weight[ids[source(p)], :]: an embedding lookup (Embedding::forward is the window
-// of one row over all positions).
-struct EmbeddingGather {
-  const float* weight;  // [num_embeddings, dim]
+// dst[p, :] = row ids[source(p)] of `weight`, or of the identity when weight is null: token ids
+// as embedding rows (Embedding::forward is the window of one row over all positions) or as
+// one-hot rows, on the device.
+struct GatherTokenRows {
+  const float* weight;  // [num_embeddings, dim], or null: one-hot rows of `dim` classes
   const int32_t* ids;   // [examples, stride]
   float* dst;           // [positions, dim]
   BatchWindow w;
   int64_t dim;
-  int64_t size() const { return w.positions() * dim; }
-  ELMAN_HD void operator()(int64_t i) const {
-    dst[i] = weight[static_cast<int64_t>(ids[w.source(i / dim)]) * dim + i % dim];
+  int64_t rows() const { return w.positions(); }
+  int64_t cols() const { return dim; }
+  ELMAN_HD void at(int64_t p, int64_t c) const {
+    const int64_t id = ids[w.source(p)];
+    dst[p * dim + c] = weight ? weight[id * dim + c] : (id == c ? 1.0f : 0.0f);
   }
 };
 
