@@ -11,33 +11,30 @@
 
 namespace elman::detail {
 
-[[noreturn]] inline void throw_cuda_error(cudaError_t status, const char* call, const char* file,
-                                          int line) {
-  throw Error(std::string("CUDA error: ") + call + " returned " + cudaGetErrorName(status) + " (" +
-              cudaGetErrorString(status) + ") at " + file + ":" + std::to_string(line));
+// "<api> error: <call> returned <name> (<description>) at <file>:<line>".
+[[noreturn]] inline void throw_status_error(const char* api, const char* call, const char* name,
+                                            const char* description, const char* file, int line) {
+  throw Error(std::string(api) + " error: " + call + " returned " + name + " (" + description +
+              ") at " + file + ":" + std::to_string(line));
 }
 
-[[noreturn]] inline void throw_cublas_error(cublasStatus_t status, const char* call,
-                                            const char* file, int line) {
-  throw Error(std::string("cuBLAS error: ") + call + " returned " + cublasGetStatusName(status) +
-              " (" + cublasGetStatusString(status) + ") at " + file + ":" + std::to_string(line));
+inline void check_status(cudaError_t status, const char* call, const char* file, int line) {
+  if (status != cudaSuccess)
+    throw_status_error("CUDA", call, cudaGetErrorName(status), cudaGetErrorString(status), file,
+                       line);
+}
+
+inline void check_status(cublasStatus_t status, const char* call, const char* file, int line) {
+  if (status != CUBLAS_STATUS_SUCCESS)
+    throw_status_error("cuBLAS", call, cublasGetStatusName(status), cublasGetStatusString(status),
+                       file, line);
 }
 
 }  // namespace elman::detail
 
-#define ELMAN_CUDA_CHECK(call)                                                     \
-  do {                                                                             \
-    cudaError_t elman_status_ = (call);                                            \
-    if (elman_status_ != cudaSuccess)                                              \
-      ::elman::detail::throw_cuda_error(elman_status_, #call, __FILE__, __LINE__); \
-  } while (0)
-
-#define ELMAN_CUBLAS_CHECK(call)                                                     \
-  do {                                                                               \
-    cublasStatus_t elman_status_ = (call);                                           \
-    if (elman_status_ != CUBLAS_STATUS_SUCCESS)                                      \
-      ::elman::detail::throw_cublas_error(elman_status_, #call, __FILE__, __LINE__); \
-  } while (0)
+// check_status's overload follows the status type; the two names say which library is called.
+#define ELMAN_CUDA_CHECK(call) ::elman::detail::check_status((call), #call, __FILE__, __LINE__)
+#define ELMAN_CUBLAS_CHECK(call) ::elman::detail::check_status((call), #call, __FILE__, __LINE__)
 
 // After a kernel launch: launch-configuration errors always; execution errors in debug builds
 // (a device sync there), at the next synchronisation point otherwise.
