@@ -64,25 +64,32 @@ struct RecurrenceWork {
   }
 };
 
-// Forward over steps [first, first + steps) of the direction's order (ForwardRecurrence's
-// meaning of every field; counts in device memory). Phases: [load the block's W_hh rows], then
-// per step: stage h_{t-1} | partial products | h_t = f(pre_t + b + W_hh h_{t-1}), grid barrier.
-struct ForwardRecurrenceKernel {
-  float* pre;             // [T, B, H]
-  const float* w_hh;      // [H, H]
-  const float* b_ih;      // [H] or nullptr
-  const float* b_hh;      // [H] or nullptr
-  const float* h0;        // [B, H] or nullptr (zeros)
-  float* h;               // [T, B, ld_h]
-  const int32_t* active;  // [T]: rows running at step t
-  int64_t seq_len, ld_h;
+// What a launch of either direction's kernel shares: the running counts, the steps it covers,
+// the work split and the grid (the block-kernel fields: blocks, threads, shared_floats()).
+struct RecurrenceLaunch {
+  const int32_t* active;  // [T] in device memory: rows running at step t
+  int64_t seq_len;
   Activation act;
   bool reverse;
-  int64_t first, steps;
+  int64_t first, steps;  // this launch covers steps [first, first + steps) of its order
   RecurrenceWork work;
   int blocks, threads;
 
   int64_t shared_floats() const { return work.plan.shared_floats; }
+};
+
+// Forward over steps [first, first + steps) of the direction's order (ForwardRecurrence's
+// meaning of every field; counts in device memory). Phases: [load the block's W_hh rows], then
+// per step: stage h_{t-1} | partial products | h_t = f(pre_t + b + W_hh h_{t-1}), grid barrier.
+struct ForwardRecurrenceKernel : RecurrenceLaunch {
+  float* pre;         // [T, B, H]
+  const float* w_hh;  // [H, H]
+  const float* b_ih;  // [H] or nullptr
+  const float* b_hh;  // [H] or nullptr
+  const float* h0;    // [B, H] or nullptr (zeros)
+  float* h;           // [T, B, ld_h]
+  int64_t ld_h;
+
   ELMAN_HD int prologue() const { return work.plan.weights_on_chip ? 1 : 0; }
   ELMAN_HD int phases() const { return prologue() + 3 * static_cast<int>(steps); }
   ELMAN_HD Barrier barrier_after(int p) const {
@@ -138,22 +145,15 @@ struct ForwardRecurrenceKernel {
 // delta_t = (dy_t + g) f'(h_t), grid barrier | stage delta_t | partial products | g = W_hh^T
 // delta_t. g (grad_h0) is read and written only in the block's own columns, so block barriers
 // suffice around it; delta_t is read by every block, hence the grid barrier after it.
-struct BackwardRecurrenceKernel {
+struct BackwardRecurrenceKernel : RecurrenceLaunch {
   const float* dy;        // [T, B, ld_dy]
   const float* h;         // [T, B, ld_h]
   const float* w_hh;      // [H, H]
   const float* grad_h_n;  // [B, H] or nullptr
   float* delta;           // [T, B, ld_delta]
   float* g;               // [B, H]: the carried gradient, dL/dh0 at the end
-  const int32_t* active;  // [T]
-  int64_t seq_len, ld_dy, ld_h, ld_delta;
-  Activation act;
-  bool reverse;
-  int64_t first, steps;
-  RecurrenceWork work;
-  int blocks, threads;
+  int64_t ld_dy, ld_h, ld_delta;
 
-  int64_t shared_floats() const { return work.plan.shared_floats; }
   ELMAN_HD int phases() const { return 1 + 4 * static_cast<int>(steps); }
   ELMAN_HD Barrier barrier_after(int p) const {
     return p >= 1 && (p - 1) % 4 == 0 ? Barrier::kGrid : Barrier::kBlock;

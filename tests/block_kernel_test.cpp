@@ -105,22 +105,10 @@ struct SmallForward {
   // 3, 3 and 1 columns, each dot product split among 3 threads).
   detail::ForwardRecurrenceKernel kernel() {
     const detail::RecurrencePlan plan = detail::plan_recurrence(B, H, {3, 32, 1 << 20}, true);
-    return {pre.data(),
-            w.data(),
-            b_ih.data(),
-            b_hh.data(),
-            h0.data(),
-            h.data(),
-            active.data(),
-            T,
-            H,
-            detail::Activation::kTanh,
-            false,
-            0,
-            T,
-            {plan, B, H},
-            plan.blocks,
-            plan.threads};
+    const detail::RecurrenceLaunch all_steps{active.data(), T,           detail::Activation::kTanh,
+                                             false,         0,           T,
+                                             {plan, B, H},  plan.blocks, plan.threads};
+    return {{all_steps}, pre.data(), w.data(), b_ih.data(), b_hh.data(), h0.data(), h.data(), H};
   }
   std::vector<double> result() const { return to_double(h); }
 };
