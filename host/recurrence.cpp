@@ -1,35 +1,44 @@
 // Choosing the recurrence's algorithm: kAuto's rule, and the dispatch to each implementation.
 #include "host/recurrence.h"
 
+#include <iterator>
+#include <string>
+#include <utility>
+
 #include "elman/error.h"
 #include "host/backend.h"
 
 namespace elman {
 
+namespace {
+
+// Every algorithm with its name, in the order the error messages list them.
+constexpr std::pair<Algorithm, const char*> kAlgorithmNames[] = {
+    {Algorithm::kAuto, "auto"},
+    {Algorithm::kStandard, "standard"},
+    {Algorithm::kFused, "fused"},
+    {Algorithm::kFusedStep, "fused-step"},
+    {Algorithm::kPersistent, "persistent"},
+    {Algorithm::kGraph, "graph"},
+};
+
+}  // namespace
+
 std::string algorithm_name(Algorithm a) {
-  switch (a) {
-    case Algorithm::kAuto:
-      return "auto";
-    case Algorithm::kStandard:
-      return "standard";
-    case Algorithm::kFused:
-      return "fused";
-    case Algorithm::kFusedStep:
-      return "fused-step";
-    case Algorithm::kPersistent:
-      return "persistent";
-    case Algorithm::kGraph:
-      return "graph";
-  }
+  for (const auto& [algorithm, name] : kAlgorithmNames)
+    if (algorithm == a) return name;
   return "unknown";
 }
 
 Algorithm parse_algorithm(const std::string& name) {
-  for (Algorithm a : {Algorithm::kAuto, Algorithm::kStandard, Algorithm::kFused,
-                      Algorithm::kFusedStep, Algorithm::kPersistent, Algorithm::kGraph})
-    if (name == algorithm_name(a)) return a;
-  throw Error("algorithm: unknown value '" + name +
-              "', expected 'auto', 'standard', 'fused', 'fused-step', 'persistent' or 'graph'");
+  std::string expected;  // 'auto', 'standard', ... or 'graph'
+  const size_t n = std::size(kAlgorithmNames);
+  for (size_t i = 0; i < n; ++i) {
+    const auto& [algorithm, known] = kAlgorithmNames[i];
+    if (name == known) return algorithm;
+    expected += std::string(i == 0 ? "" : i + 1 == n ? " or " : ", ") + "'" + known + "'";
+  }
+  throw Error("algorithm: unknown value '" + name + "', expected " + expected);
 }
 
 namespace detail {
@@ -71,26 +80,42 @@ Algorithm resolve_algorithm(const char* call, Algorithm requested, const Backend
               ", expected kAuto, kStandard, kFused, kFusedStep, kPersistent or kGraph");
 }
 
-void run_forward_recurrence(Backend& be, Algorithm algorithm, const ForwardRecurrence& r) {
+namespace {
+
+// One direction's implementation of each algorithm.
+template <typename Recurrence>
+struct Implementations {
+  void (*standard)(Backend&, const Recurrence&);
+  void (*fused_cpu)(Backend&, const Recurrence&);
+  void (*block)(Backend&, const Recurrence&, bool persistent);
+  void (*graph)(Backend&, const Recurrence&);
+};
+
+template <typename Recurrence>
+void dispatch(Backend& be, Algorithm algorithm, const Recurrence& r,
+              const Implementations<Recurrence>& impl) {
   if (algorithm == Algorithm::kFused)
-    fused_cpu_forward_recurrence(be, r);
+    impl.fused_cpu(be, r);
   else if (algorithm == Algorithm::kFusedStep || algorithm == Algorithm::kPersistent)
-    block_forward_recurrence(be, r, algorithm == Algorithm::kPersistent);
+    impl.block(be, r, algorithm == Algorithm::kPersistent);
   else if (algorithm == Algorithm::kGraph)
-    graph_forward_recurrence(be, r);
+    impl.graph(be, r);
   else
-    standard_forward_recurrence(be, r);
+    impl.standard(be, r);
+}
+
+}  // namespace
+
+void run_forward_recurrence(Backend& be, Algorithm algorithm, const ForwardRecurrence& r) {
+  dispatch(be, algorithm, r,
+           {standard_forward_recurrence, fused_cpu_forward_recurrence, block_forward_recurrence,
+            graph_forward_recurrence});
 }
 
 void run_backward_recurrence(Backend& be, Algorithm algorithm, const BackwardRecurrence& r) {
-  if (algorithm == Algorithm::kFused)
-    fused_cpu_backward_recurrence(be, r);
-  else if (algorithm == Algorithm::kFusedStep || algorithm == Algorithm::kPersistent)
-    block_backward_recurrence(be, r, algorithm == Algorithm::kPersistent);
-  else if (algorithm == Algorithm::kGraph)
-    graph_backward_recurrence(be, r);
-  else
-    standard_backward_recurrence(be, r);
+  dispatch(be, algorithm, r,
+           {standard_backward_recurrence, fused_cpu_backward_recurrence, block_backward_recurrence,
+            graph_backward_recurrence});
 }
 
 // Streaming steps (T = 1, every layer) take the standard path on CUDA whatever the algorithm:
