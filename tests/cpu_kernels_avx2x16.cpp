@@ -15,8 +15,7 @@ namespace elman::test {
 
 const detail::cpu::Kernels* avx2x16_kernels() {
 #if defined(__x86_64__)
-  static const detail::cpu::Kernels kernels = detail::cpu::avx2x16::make_kernels("avx2x16");
-  return &kernels;
+  return &detail::cpu::avx2x16::table("avx2x16");
 #else
   return nullptr;
 #endif

@@ -46,7 +46,12 @@ std::string isa_name(Isa isa);
 
 // One table per translation unit, each compiled for its instruction set (kernels_<isa>.cpp).
 const Kernels& baseline_kernels();
-const Kernels* avx2_kernels();    // nullptr where not built (not x86-64)
-const Kernels* avx512_kernels();  // nullptr where not built (not x86-64)
+#if defined(__x86_64__)
+const Kernels* avx2_kernels();
+const Kernels* avx512_kernels();
+#else  // not built (CMakeLists.txt): no table
+inline const Kernels* avx2_kernels() { return nullptr; }
+inline const Kernels* avx512_kernels() { return nullptr; }
+#endif
 
 }  // namespace elman::detail::cpu

@@ -4,11 +4,6 @@
 #define ELMAN_SIMD_WIDTH 4
 #include "host/cpu/kernels_impl.h"
 
-namespace elman::detail::cpu {
-
-const Kernels& baseline_kernels() {
-  static const Kernels kernels = baseline::make_kernels("baseline");
-  return kernels;
+const elman::detail::cpu::Kernels& elman::detail::cpu::baseline_kernels() {
+  return baseline::table("baseline");
 }
-
-}  // namespace elman::detail::cpu

@@ -255,8 +255,11 @@ inline void delta(const float* dy, int64_t lddy, const float* g, int64_t ldg, co
                                   col_end);
 }
 
-inline Kernels make_kernels(const char* name) {
-  return Kernels{name, kWidth, &dot_products, &transposed_products, &activate, &delta};
+// This instruction set's table, `name` as isa_name() spells it.
+inline const Kernels& table(const char* name) {
+  static const Kernels kernels{name,      kWidth, &dot_products, &transposed_products,
+                               &activate, &delta};
+  return kernels;
 }
 
 }  // namespace elman::detail::cpu::ELMAN_SIMD_NS
