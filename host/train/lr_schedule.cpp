@@ -52,22 +52,32 @@ int64_t parse_count(const std::string& text, const std::string& what, const std:
 
 }  // namespace
 
-LRSchedule LRSchedule::step(int64_t step_size, double gamma) {
+namespace {
+
+// A schedule of `kind` with the fields set() sets, checked.
+template <typename Set>
+LRSchedule checked_schedule(LRSchedule::Kind kind, const Set& set) {
   LRSchedule s;
-  s.kind = Kind::kStep;
-  s.step_size = step_size;
-  s.gamma = gamma;
+  s.kind = kind;
+  set(s);
   s.validate();
   return s;
 }
 
+}  // namespace
+
+LRSchedule LRSchedule::step(int64_t step_size, double gamma) {
+  return checked_schedule(Kind::kStep, [&](LRSchedule& s) {
+    s.step_size = step_size;
+    s.gamma = gamma;
+  });
+}
+
 LRSchedule LRSchedule::cosine(int64_t t_max, double eta_min) {
-  LRSchedule s;
-  s.kind = Kind::kCosine;
-  s.t_max = t_max;
-  s.eta_min = eta_min;
-  s.validate();
-  return s;
+  return checked_schedule(Kind::kCosine, [&](LRSchedule& s) {
+    s.t_max = t_max;
+    s.eta_min = eta_min;
+  });
 }
 
 double LRSchedule::rate_at(double base_lr, int64_t epoch) const {
