@@ -15,7 +15,6 @@ namespace elman {
 struct NcclCommunicator::Impl {
   const detail::NcclApi* api = nullptr;
   Context ctx;
-  Communicator* bootstrap = nullptr;
   ncclComm_t comm = nullptr;
 };
 
@@ -46,7 +45,7 @@ void check_buffer(const char* call, const Tensor& buf, const Context& ctx) {
 }  // namespace
 
 NcclCommunicator::NcclCommunicator(const Context& ctx, Communicator& bootstrap)
-    : impl_(std::make_unique<Impl>()) {
+    : bootstrap_(bootstrap), impl_(std::make_unique<Impl>()) {
   if (!ctx.device().is_cuda())
     throw Error(
         "NcclCommunicator: the context is on the CPU; NCCL exchanges CUDA buffers "
@@ -54,7 +53,6 @@ NcclCommunicator::NcclCommunicator(const Context& ctx, Communicator& bootstrap)
   Impl& m = *impl_;
   m.api = &detail::nccl_api();  // every rank, before any collective: a missing NCCL throws here
   m.ctx = ctx;
-  m.bootstrap = &bootstrap;
   ncclUniqueId id{};
   std::string bytes;
   if (bootstrap.rank() == 0) {
@@ -73,9 +71,6 @@ NcclCommunicator::NcclCommunicator(const Context& ctx, Communicator& bootstrap)
 NcclCommunicator::~NcclCommunicator() {
   if (impl_->comm != nullptr) impl_->api->comm_destroy(impl_->comm);
 }
-
-int NcclCommunicator::rank() const { return impl_->bootstrap->rank(); }
-int NcclCommunicator::size() const { return impl_->bootstrap->size(); }
 
 void NcclCommunicator::allreduce_sum(Tensor& buf, float scale) {
   Impl& m = *impl_;
@@ -115,25 +110,13 @@ void NcclCommunicator::broadcast(Tensor& buf, int root) {
 
 void NcclCommunicator::barrier() {
   impl_->ctx.synchronize();  // this rank's queued exchanges are done, then the host barrier
-  impl_->bootstrap->barrier();
-}
-
-void NcclCommunicator::allreduce(std::vector<double>& values, ReduceOp op) {
-  impl_->bootstrap->allreduce(values, op);
-}
-
-void NcclCommunicator::allreduce(std::vector<int64_t>& values, ReduceOp op) {
-  impl_->bootstrap->allreduce(values, op);
-}
-
-void NcclCommunicator::broadcast(std::string& text, int root) {
-  impl_->bootstrap->broadcast(text, root);
+  bootstrap_.barrier();
 }
 
 void NcclCommunicator::abort(int status) {
   if (impl_->comm != nullptr) impl_->api->comm_abort(impl_->comm);
   impl_->comm = nullptr;
-  impl_->bootstrap->abort(status);
+  bootstrap_.abort(status);
   std::_Exit(status);  // not reached: the bootstrap's abort ends the process
 }
 

@@ -22,19 +22,25 @@ class NcclCommunicator final : public Communicator {
   NcclCommunicator(const NcclCommunicator&) = delete;
   NcclCommunicator& operator=(const NcclCommunicator&) = delete;
 
-  int rank() const override;
-  int size() const override;
+  // Through NCCL: CUDA buffers on the context's device, queued on its stream.
   void allreduce_sum(Tensor& buf, float scale = 1.0f) override;
   void broadcast(Tensor& buf, int root = 0) override;
+  // The queued exchanges finished, then the bootstrap's barrier.
   void barrier() override;
-  void allreduce(std::vector<double>& values, ReduceOp op) override;
-  void allreduce(std::vector<int64_t>& values, ReduceOp op) override;
-  void broadcast(std::string& text, int root = 0) override;
+  // NCCL's communicator aborted, then the bootstrap's abort.
   [[noreturn]] void abort(int status) override;
+
+  // The ranks and the host collectives are the bootstrap's.
+  int rank() const override { return bootstrap_.rank(); }
+  int size() const override { return bootstrap_.size(); }
+  void allreduce(std::vector<double>& v, ReduceOp op) override { bootstrap_.allreduce(v, op); }
+  void allreduce(std::vector<int64_t>& v, ReduceOp op) override { bootstrap_.allreduce(v, op); }
+  void broadcast(std::string& text, int root = 0) override { bootstrap_.broadcast(text, root); }
 
   struct Impl;  // the NCCL communicator (no NCCL or CUDA header here)
 
  private:
+  Communicator& bootstrap_;
   std::unique_ptr<Impl> impl_;
 };
 
