@@ -9,7 +9,6 @@
 #include "elman/error.h"
 #include "host/backend.h"
 #include "host/init.h"
-#include "host/parameter_ops.h"
 #include "host/recurrence.h"
 #include "host/rnn_state.h"
 
@@ -62,7 +61,7 @@ static uint64_t next_model_id() {
 }
 
 RNN::RNN(const Context& ctx, const RNNOptions& options, uint64_t seed) try
-    : ctx_(ctx),
+    : Module(ctx, "RNN"),
       id_(next_model_id()),
       options_(options),
       workspace_(std::make_unique<Workspace>()),
@@ -70,21 +69,18 @@ RNN::RNN(const Context& ctx, const RNNOptions& options, uint64_t seed) try
   options_.validate();
   workspace_->layout = detail::make_param_layout(options_);
   const auto& layout = workspace_->layout;
-  const Device device = ctx_.device();
 
   // Device memory first: a model too large for the device fails here, with the size, before
   // any host memory of that size is touched.
-  flat_params_ = Tensor::empty({layout.total}, device);
-  flat_grads_ = Tensor::zeros({layout.total}, device);
+  Tensor params = Tensor::empty({layout.total}, ctx.device());
+  Tensor grads = Tensor::zeros({layout.total}, ctx.device());
 
   // PyTorch's reset_parameters: every parameter from U(-k, k), k = 1/sqrt(hidden_size).
   // Generated and copied in bounded chunks, so the host never holds a second full copy.
-  detail::init_uniform(flat_params_, options_.hidden_size, seed);
-  for (const auto& e : layout.entries) {
-    names_.push_back(e.name);
-    params_.push_back(flat_params_.view(e.shape, e.offset));
-    grads_.push_back(flat_grads_.view(e.shape, e.offset));
-  }
+  detail::init_uniform(params, options_.hidden_size, seed);
+  std::vector<std::pair<std::string, Shape>> shapes;  // the layout's order: offsets consecutive
+  for (const auto& e : layout.entries) shapes.emplace_back(e.name, e.shape);
+  adopt_parameters(params, grads, shapes);
 } catch (const std::bad_alloc&) {
   throw Error("RNN: out of host memory building a model with input_size " +
               std::to_string(options.input_size) + ", hidden_size " +
@@ -99,7 +95,7 @@ RNN::~RNN() = default;
 
 void RNN::set_algorithm(Algorithm algorithm) {
   // Throws if unusable.
-  detail::resolve_algorithm("RNN::set_algorithm", algorithm, detail::backend_of(ctx_));
+  detail::resolve_algorithm("RNN::set_algorithm", algorithm, detail::backend_of(context()));
   algorithm_ = algorithm;
 }
 
@@ -110,43 +106,9 @@ void RNN::set_dropout_state(uint64_t seed, uint64_t calls) {
 }
 
 Algorithm RNN::resolved_algorithm() const {
-  return detail::resolve_algorithm("RNN::resolved_algorithm", algorithm_, detail::backend_of(ctx_));
+  return detail::resolve_algorithm("RNN::resolved_algorithm", algorithm_,
+                                   detail::backend_of(context()));
 }
 RNN::RNN(RNN&&) noexcept = default;
-
-static size_t index_of(const std::vector<std::string>& names, const std::string& name,
-                       const char* what) {
-  for (size_t i = 0; i < names.size(); ++i)
-    if (names[i] == name) return i;
-  std::string known;
-  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-  throw Error(std::string(what) + ": no parameter named '" + name + "' (parameters: " + known +
-              ")");
-}
-
-const Tensor& RNN::parameter(const std::string& name) const {
-  check_usable("RNN::parameter");
-  return params_[index_of(names_, name, "RNN::parameter")];
-}
-const Tensor& RNN::grad(const std::string& name) const {
-  check_usable("RNN::grad");
-  return grads_[index_of(names_, name, "RNN::grad")];
-}
-
-void RNN::set_parameter(const std::string& name, const Tensor& values) {
-  check_usable("RNN::set_parameter");
-  detail::copy_into_parameter("RNN::set_parameter", name,
-                              params_[index_of(names_, name, "RNN::set_parameter")], values);
-}
-
-void RNN::check_usable(const char* call) const {
-  if (!workspace_)
-    throw Error(std::string(call) + ": this RNN was moved from; use the RNN it was moved into");
-}
-
-void RNN::zero_grad() {
-  check_usable("RNN::zero_grad");
-  detail::zero_flat_grads(ctx_, flat_grads_);
-}
 
 }  // namespace elman

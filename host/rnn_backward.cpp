@@ -241,7 +241,7 @@ void RNN::backward_into(const RNNCache& cache, const Tensor& grad_output, const 
                         RNNInputGrads& result) {
   check_usable("RNN::backward");
   if (!cache.state().unbatched) return backward_batched(cache, grad_output, grad_h_n, result);
-  detail::UnbatchedBackward u("RNN::backward", options_, ctx_.device(),
+  detail::UnbatchedBackward u("RNN::backward", options_, context().device(),
                               cache.state().batch.plan.seq_len, grad_output, grad_h_n, result);
   backward_batched(cache, u.grad_output, u.grad_h_n, u.result);
   u.finish(result);
@@ -253,17 +253,17 @@ void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output, con
   const detail::CacheState& st = cache.state();
   if (st.owner != id_)
     throw Error("RNN::backward: the cache was filled by another model's forward_train");
-  check_backward_arguments(options_, st, grad_output, grad_h_n, result, ctx_.device(), flat_params_,
-                           flat_grads_);
+  check_backward_arguments(options_, st, grad_output, grad_h_n, result, context().device(),
+                           flat_parameters(), flat_grads());
   const RNNOptions& o = options_;
   const detail::DeviceBatch& batch = st.batch;
   const int64_t T = batch.plan.seq_len, B = batch.plan.batch, H = o.hidden_size;
   const int64_t D = o.num_directions();
-  detail::ensure_result(result.grad_input, st.input.shape(), ctx_.device());
-  detail::ensure_result(result.grad_h0, detail::state_shape(o, {T, B}), ctx_.device());
+  detail::ensure_result(result.grad_input, st.input.shape(), context().device());
+  detail::ensure_result(result.grad_h0, detail::state_shape(o, {T, B}), context().device());
   if (B == 0) return;
 
-  Backend& be = detail::backend_of(ctx_);
+  Backend& be = detail::backend_of(context());
   Workspace& ws = *workspace_;
   ws.size_backward(be, T, B, H, D);
   const Upstream up =
@@ -273,14 +273,14 @@ void RNN::backward_batched(const RNNCache& cache, const Tensor& grad_output, con
   float* dx_layer0 = rearrange_dx
                          ? detail::ensure_buffer(ws.dx_input, {T, B, o.input_size}, be).data()
                          : result.grad_input.data();
-  Tensor grads = flat_grads_;  // accumulated into: a write (Tensor::version())
+  Tensor grads = flat_grads();  // accumulated into: a write (Tensor::version())
   grads.mark_modified();
   const BackwardPass pass{be,
                           o,
                           resolved_algorithm(),
                           st,
                           ws.layout,
-                          std::as_const(flat_params_).data(),
+                          flat_parameters().data(),
                           grads.data(),
                           up.gh,
                           result.grad_h0.data(),

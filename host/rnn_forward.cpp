@@ -239,21 +239,21 @@ void RNN::forward_body(const char* call, const Tensor& input, const Tensor& h0, 
                        RNNOutput& result, const std::vector<int64_t>& lengths) {
   check_usable(call);
   if (detail::is_unbatched(input)) {
-    detail::UnbatchedForward u(call, options_, ctx_.device(), input, h0, result);
+    detail::UnbatchedForward u(call, options_, context().device(), input, h0, result);
     forward_body(call, u.input, u.h0, cache, u.result, lengths);
     u.finish(result);
     if (cache) cache->state().unbatched = true;  // backward takes and returns unbatched too
     return;
   }
-  const Device device = ctx_.device();
+  const Device device = context().device();
   const detail::SequenceDims dims = detail::check_input(call, options_, input, device);
   const Shape out_shape = detail::output_shape(options_, dims);
   const Shape state_shape = detail::state_shape(options_, dims);
   detail::check_tensor(call, "h0", h0, state_shape, device, true);
   const bool hn_is_h0 = check_forward_results(call, input, h0, result, out_shape, state_shape,
-                                              device, flat_params_, flat_grads_);
+                                              device, flat_parameters(), flat_grads());
   detail::BatchPlan plan = detail::make_batch_plan(call, lengths, dims.seq_len, dims.batch);
-  Backend& be = detail::backend_of(ctx_);
+  Backend& be = detail::backend_of(context());
   detail::CacheState* st = cache ? &cache->state() : nullptr;
   if (st) st->valid = st->unbatched = false;  // from here on the cache is rewritten
   prepare_batch(be, st ? st->batch : workspace_->batch, std::move(plan));
@@ -278,8 +278,8 @@ void RNN::forward_body(const char* call, const Tensor& input, const Tensor& h0, 
       st->x_internal = x;
       st->h0_internal = h;
     }
-    run_layers(be, options_, resolved_algorithm(), ws.layout, std::as_const(flat_params_).data(),
-               x.data(), h.defined() ? h.data() : nullptr, *place.batch, place.layer_out, ws.proj,
+    run_layers(be, options_, resolved_algorithm(), ws.layout, flat_parameters().data(), x.data(),
+               h.defined() ? h.data() : nullptr, *place.batch, place.layer_out, ws.proj,
                result.h_n.data(), place.dropout);
     store_output(be, options_, place.layer_out(options_.num_layers - 1), result.output,
                  *place.batch);
@@ -287,7 +287,7 @@ void RNN::forward_body(const char* call, const Tensor& input, const Tensor& h0, 
   if (!st) return;
   // After the results are written: a result sharing the input's storage does not count.
   st->input_version = input.version();
-  st->params_version = flat_params_.version();
+  st->params_version = flat_parameters().version();
   st->valid = true;
 }
 

@@ -63,20 +63,21 @@ void RNN::step_into(const Tensor& x_t, const Tensor& state, RNNOutput& result) {
   const int64_t B = batched ? x_t.size(0) : 1, H = o.hidden_size, L = o.num_layers;
   const Shape state_shape = batched ? Shape{L, B, H} : Shape{L, H};
   const Shape out_shape = batched ? Shape{B, H} : Shape{H};
-  const Device device = ctx_.device();
+  const Device device = context().device();
   detail::check_tensor("RNN::step", "x_t", x_t, x_t.shape(), device, false);
   detail::check_tensor("RNN::step", "state", state, state_shape, device, true);
-  check_step_results(x_t, state, result, out_shape, state_shape, device, flat_params_, flat_grads_);
+  check_step_results(x_t, state, result, out_shape, state_shape, device, flat_parameters(),
+                     flat_grads());
   detail::ensure_result(result.output, out_shape, device);
   detail::ensure_result(result.h_n, state_shape, device);
   if (B == 0) return;
 
   // The new state goes to scratch first: result.h_n may be the old state, which every layer's
   // recurrent product still reads.
-  detail::Backend& be = detail::backend_of(ctx_);
+  detail::Backend& be = detail::backend_of(context());
   Workspace& ws = *workspace_;
   detail::StepRecurrence r;
-  r.params = std::as_const(flat_params_).data();
+  r.params = flat_parameters().data();
   r.cells = ws.layout.cells.data();
   r.bias = o.bias;
   r.x = x_t.data();

@@ -11,7 +11,6 @@
 #include "host/backend.h"
 #include "host/buffers.h"
 #include "host/checked_size.h"
-#include "host/parameter_ops.h"
 #include "kernels/train/batch_gather_ops.h"
 #include "kernels/train/train_ops.h"
 
@@ -36,7 +35,7 @@ std::vector<float> normal_draws(int64_t n, uint64_t seed) {
 
 Embedding::Embedding(const Context& ctx, int64_t num_embeddings, int64_t embedding_dim,
                      std::optional<int64_t> padding_idx, uint64_t seed)
-    : ctx_(ctx), num_(num_embeddings), dim_(embedding_dim), names_{"weight"} {
+    : Module(ctx, "Embedding"), num_(num_embeddings), dim_(embedding_dim) {
   if (num_embeddings <= 0)
     throw Error("Embedding: num_embeddings must be positive, got " +
                 std::to_string(num_embeddings));
@@ -64,64 +63,22 @@ Embedding::Embedding(const Context& ctx, int64_t num_embeddings, int64_t embeddi
   }
   if (padding_idx_)
     std::fill(init.begin() + *padding_idx_ * dim_, init.begin() + (*padding_idx_ + 1) * dim_, 0.0f);
+  Tensor params, grads;
   try {
-    flat_params_ = Tensor::from_vector({total}, init, ctx_.device());
-    flat_grads_ = Tensor::zeros({total}, ctx_.device());
+    params = Tensor::from_vector({total}, init, ctx.device());
+    grads = Tensor::zeros({total}, ctx.device());
   } catch (const Error& e) {
     throw Error(call + ": " + e.what());
   }
-  weight_ = flat_params_.view({num_, dim_});
-  weight_grad_ = flat_grads_.view({num_, dim_});
-}
-
-Embedding::Embedding(Embedding&& other) noexcept
-    : ctx_(other.ctx_),
-      num_(other.num_),
-      dim_(other.dim_),
-      padding_idx_(other.padding_idx_),
-      names_(std::move(other.names_)),
-      flat_params_(std::move(other.flat_params_)),
-      flat_grads_(std::move(other.flat_grads_)),
-      weight_(std::move(other.weight_)),
-      weight_grad_(std::move(other.weight_grad_)) {
-  other.moved_from_ = true;
-}
-
-void Embedding::check_usable(const char* call) const {
-  if (moved_from_)
-    throw Error(std::string(call) +
-                ": this Embedding was moved from; use the Embedding it was moved into");
-}
-
-const Tensor& Embedding::parameter(const std::string& name) const {
-  check_usable("Embedding::parameter");
-  if (name != "weight")
-    throw Error("Embedding::parameter: no parameter named '" + name + "' (parameters: weight)");
-  return weight_;
-}
-
-const Tensor& Embedding::grad(const std::string& name) const {
-  check_usable("Embedding::grad");
-  if (name != "weight")
-    throw Error("Embedding::grad: no parameter named '" + name + "' (parameters: weight)");
-  return weight_grad_;
-}
-
-void Embedding::set_parameter(const std::string& name, const Tensor& values) {
-  detail::copy_into_parameter("Embedding::set_parameter", name, parameter(name), values);
-}
-
-void Embedding::zero_grad() {
-  check_usable("Embedding::zero_grad");
-  detail::zero_flat_grads(ctx_, flat_grads_);
+  adopt_parameters(params, grads, {{"weight", {num_, dim_}}});
 }
 
 void Embedding::check_ids(const char* call, const IndexTensor& ids) const {
   check_usable(call);
   if (!ids.defined()) throw Error(std::string(call) + ": ids are undefined");
-  if (ids.device() != ctx_.device())
+  if (ids.device() != context().device())
     throw Error(std::string(call) + ": ids are on " + ids.device().str() + ", the layer on " +
-                ctx_.device().str());
+                context().device().str());
   if (ids.max() >= num_) {
     const std::vector<int64_t>& v = ids.to_vector();
     size_t at = 0;
@@ -149,15 +106,15 @@ void Embedding::forward_into(const IndexTensor& ids, Tensor& out) {
   constexpr const char* kCall = "Embedding::forward";
   check_ids(kCall, ids);
   const Shape shape = with_dim(ids.shape(), dim_);
-  const Device device = ctx_.device();
+  const Device device = context().device();
   detail::check_no_overlap(
       kCall, {"out", out}, shape, device,
-      {{"the layer's parameters", flat_params_}, {"the layer's gradients", flat_grads_}});
+      {{"the layer's parameters", flat_parameters()}, {"the layer's gradients", flat_grads()}});
   detail::ensure_result(out, shape, device);
   const int64_t n = ids.numel();
   if (n == 0) return;
-  detail::run(detail::backend_of(ctx_),
-              detail::GatherTokenRows{weight_.data(), detail::index_data(ids), out.data(),
+  detail::run(detail::backend_of(context()),
+              detail::GatherTokenRows{weight().data(), detail::index_data(ids), out.data(),
                                       all_positions(n), dim_});
 }
 
@@ -175,18 +132,19 @@ void Embedding::backward(const IndexTensor& ids, const Tensor& grad_out) {
   if (grad_out.shape() != shape)
     throw Error(std::string(kCall) + ": grad_out has shape " + shape_str(grad_out.shape()) +
                 ", expected " + shape_str(shape) + " (the ids' shape, then embedding_dim)");
-  if (grad_out.device() != ctx_.device())
+  if (grad_out.device() != context().device())
     throw Error(std::string(kCall) + ": grad_out is on " + grad_out.device().str() +
-                ", the layer on " + ctx_.device().str());
-  if (grad_out.shares_memory_with(flat_grads_))
+                ", the layer on " + context().device().str());
+  if (grad_out.shares_memory_with(flat_grads()))
     throw Error(std::string(kCall) + ": grad_out shares memory with the layer's gradients");
-  Tensor grads = flat_grads_;  // accumulated into: a write (Tensor::version())
+  Tensor grads = flat_grads();  // accumulated into: a write (Tensor::version())
   grads.mark_modified();
   const int64_t n = ids.numel();
   if (n == 0) return;
-  detail::run(detail::backend_of(ctx_), detail::EmbeddingGradAccumulate{
-                                            detail::index_data(ids), grad_out.data(), grads.data(),
-                                            all_positions(n), dim_, padding_idx_.value_or(-1)});
+  detail::run(
+      detail::backend_of(context()),
+      detail::EmbeddingGradAccumulate{detail::index_data(ids), grad_out.data(), grads.data(),
+                                      all_positions(n), dim_, padding_idx_.value_or(-1)});
 }
 
 }  // namespace elman

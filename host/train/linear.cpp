@@ -8,14 +8,13 @@
 #include "host/buffers.h"
 #include "host/checked_size.h"
 #include "host/init.h"
-#include "host/parameter_ops.h"
 #include "host/products.h"
 #include "kernels/train/train_ops.h"
 
 namespace elman {
 
 Linear::Linear(const Context& ctx, int64_t in_features, int64_t out_features, uint64_t seed)
-    : ctx_(ctx), in_(in_features), out_(out_features), names_{"weight", "bias"} {
+    : Module(ctx, "Linear"), in_(in_features), out_(out_features) {
   if (in_features <= 0)
     throw Error("Linear: in_features must be positive, got " + std::to_string(in_features));
   if (out_features <= 0)
@@ -24,65 +23,17 @@ Linear::Linear(const Context& ctx, int64_t in_features, int64_t out_features, ui
       "Linear(" + std::to_string(in_features) + ", " + std::to_string(out_features) + ")";
   const int64_t weights = detail::checked_mul(out_, in_, call + ": weight");
   const int64_t total = detail::checked_add(weights, out_, call + ": parameters");
-  const Device device = ctx_.device();
+  Tensor params, grads;
   try {
-    flat_params_ = Tensor::empty({total}, device);
-    flat_grads_ = Tensor::zeros({total}, device);
+    params = Tensor::empty({total}, ctx.device());
+    grads = Tensor::zeros({total}, ctx.device());
   } catch (const Error& e) {
     throw Error(call + ": " + e.what());
   }
   // kaiming_uniform_(a=sqrt(5)) gives bound sqrt(6 / ((1 + 5) fan_in)) = 1/sqrt(fan_in); the
   // bias uses the same bound. Same generator and mapping as the RNN's initialisation.
-  detail::init_uniform(flat_params_, in_, seed);
-  weight_ = flat_params_.view({out_, in_}, 0);
-  bias_ = flat_params_.view({out_}, weights);
-  weight_grad_ = flat_grads_.view({out_, in_}, 0);
-  bias_grad_ = flat_grads_.view({out_}, weights);
-}
-
-Linear::Linear(Linear&& other) noexcept
-    : ctx_(other.ctx_),
-      in_(other.in_),
-      out_(other.out_),
-      names_(std::move(other.names_)),
-      flat_params_(std::move(other.flat_params_)),
-      flat_grads_(std::move(other.flat_grads_)),
-      weight_(std::move(other.weight_)),
-      bias_(std::move(other.bias_)),
-      weight_grad_(std::move(other.weight_grad_)),
-      bias_grad_(std::move(other.bias_grad_)),
-      ones_(std::move(other.ones_)) {
-  other.moved_from_ = true;
-}
-
-void Linear::check_usable(const char* call) const {
-  if (moved_from_)
-    throw Error(std::string(call) +
-                ": this Linear was moved from; use the Linear it was moved "
-                "into");
-}
-
-const Tensor& Linear::parameter(const std::string& name) const {
-  check_usable("Linear::parameter");
-  if (name == "weight") return weight_;
-  if (name == "bias") return bias_;
-  throw Error("Linear::parameter: no parameter named '" + name + "' (parameters: weight, bias)");
-}
-
-const Tensor& Linear::grad(const std::string& name) const {
-  check_usable("Linear::grad");
-  if (name == "weight") return weight_grad_;
-  if (name == "bias") return bias_grad_;
-  throw Error("Linear::grad: no parameter named '" + name + "' (parameters: weight, bias)");
-}
-
-void Linear::set_parameter(const std::string& name, const Tensor& values) {
-  detail::copy_into_parameter("Linear::set_parameter", name, parameter(name), values);
-}
-
-void Linear::zero_grad() {
-  check_usable("Linear::zero_grad");
-  detail::zero_flat_grads(ctx_, flat_grads_);
+  detail::init_uniform(params, in_, seed);
+  adopt_parameters(params, grads, {{"weight", {out_, in_}}, {"bias", {out_}}});
 }
 
 namespace {
@@ -105,16 +56,17 @@ int64_t rows_of(const char* call, const char* name, const Tensor& x, int64_t fea
 void Linear::forward_into(const Tensor& x, Tensor& y) {
   constexpr const char* kCall = "Linear::forward";
   check_usable(kCall);
-  const Device device = ctx_.device();
+  const Device device = context().device();
   const int64_t n = rows_of(kCall, "x", x, in_, device);
-  detail::check_no_overlap(
-      kCall, {"y", y}, {n, out_}, device,
-      {{"x", x}, {"the layer's parameters", flat_params_}, {"the layer's gradients", flat_grads_}});
+  detail::check_no_overlap(kCall, {"y", y}, {n, out_}, device,
+                           {{"x", x},
+                            {"the layer's parameters", flat_parameters()},
+                            {"the layer's gradients", flat_grads()}});
   detail::ensure_result(y, {n, out_}, device);
   if (n == 0) return;
-  detail::Backend& be = detail::backend_of(ctx_);
-  detail::run(be, detail::BroadcastRows{bias_.data(), y.data(), n, out_});
-  detail::input_projection(be, y.data(), x.data(), in_, weight_.data(), n, in_, out_, true);
+  detail::Backend& be = detail::backend_of(context());
+  detail::run(be, detail::BroadcastRows{bias().data(), y.data(), n, out_});
+  detail::input_projection(be, y.data(), x.data(), in_, weight().data(), n, in_, out_, true);
 }
 
 Tensor Linear::forward(const Tensor& x) {
@@ -126,7 +78,7 @@ Tensor Linear::forward(const Tensor& x) {
 void Linear::backward_into(const Tensor& x, const Tensor& grad_y, Tensor* grad_x) {
   constexpr const char* kCall = "Linear::backward";
   check_usable(kCall);
-  const Device device = ctx_.device();
+  const Device device = context().device();
   const int64_t n = rows_of(kCall, "x", x, in_, device);
   const int64_t ng = rows_of(kCall, "grad_y", grad_y, out_, device);
   if (ng != n)
@@ -136,14 +88,14 @@ void Linear::backward_into(const Tensor& x, const Tensor& grad_y, Tensor* grad_x
     detail::check_no_overlap(kCall, {"grad_x", *grad_x}, {n, in_}, device,
                              {{"x", x},
                               {"grad_y", grad_y},
-                              {"the layer's parameters", flat_params_},
-                              {"the layer's gradients", flat_grads_}});
+                              {"the layer's parameters", flat_parameters()},
+                              {"the layer's gradients", flat_grads()}});
     detail::ensure_result(*grad_x, {n, in_}, device);
   }
-  Tensor grads = flat_grads_;  // accumulated into: a write (Tensor::version())
+  Tensor grads = flat_grads();  // accumulated into: a write (Tensor::version())
   grads.mark_modified();
   if (n == 0) return;
-  detail::Backend& be = detail::backend_of(ctx_);
+  detail::Backend& be = detail::backend_of(context());
   if (!ones_.defined() || ones_.device() != device || ones_.numel() < n) {
     ones_ = Tensor::empty({n}, device);  // filled once per size, not per call
     detail::run(be, detail::Fill{ones_.data(), n, 1.0f});
@@ -152,7 +104,7 @@ void Linear::backward_into(const Tensor& x, const Tensor& grad_y, Tensor* grad_x
   detail::weight_gradient(be, grads.data(), grad_y.data(), out_, x.data(), in_, n, out_, in_);
   detail::bias_gradient(be, grads.data() + out_ * in_, grad_y.data(), out_, ones_.data(), n, out_);
   if (grad_x)
-    detail::input_gradient(be, grad_x->data(), grad_y.data(), out_, weight_.data(), n, out_, in_,
+    detail::input_gradient(be, grad_x->data(), grad_y.data(), out_, weight().data(), n, out_, in_,
                            false);
 }
 

@@ -11,6 +11,7 @@
 #include "elman/linear.h"
 #include "elman/loss.h"
 #include "elman/lr_schedule.h"
+#include "elman/module.h"
 #include "elman/optim.h"
 #include "elman/rnn.h"
 #include "elman/tensor.h"

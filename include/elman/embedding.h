@@ -10,11 +10,12 @@
 
 #include "elman/context.h"
 #include "elman/index_tensor.h"
+#include "elman/module.h"
 #include "elman/tensor.h"
 
 namespace elman {
 
-class Embedding {
+class Embedding : public Module {
  public:
   // The table on ctx's device, every value from N(0, 1) (std::mt19937_64(seed), Box-Muller), the
   // padding row, if any, zero, as nn.Embedding's reset_parameters does. padding_idx may count
@@ -22,28 +23,15 @@ class Embedding {
   Embedding(const Context& ctx, int64_t num_embeddings, int64_t embedding_dim,
             std::optional<int64_t> padding_idx = std::nullopt, uint64_t seed = 0);
   // A moved-from Embedding throws elman::Error from every call that computes.
-  Embedding(Embedding&& other) noexcept;
-  Embedding(const Embedding&) = delete;
-  Embedding& operator=(const Embedding&) = delete;
+  Embedding(Embedding&& other) noexcept = default;
 
   int64_t num_embeddings() const { return num_; }
   int64_t embedding_dim() const { return dim_; }
   // The padding row, made non-negative; its gradient is always 0, so training never moves it.
   std::optional<int64_t> padding_idx() const { return padding_idx_; }
-  Context& context() { return ctx_; }
-  const Context& context() const { return ctx_; }
 
-  // "weight", as nn.Embedding's state_dict names it; the accessors hand out const views of the
-  // layer's storage, values change through set_parameter (like Linear).
-  const std::vector<std::string>& parameter_names() const { return names_; }
-  const Tensor& parameter(const std::string& name) const;
-  const Tensor& grad(const std::string& name) const;
-  const Tensor& weight() const { return weight_; }  // [num_embeddings, embedding_dim]
-  void set_parameter(const std::string& name, const Tensor& values);
-  // The weight and its gradient (what an Optimizer is given).
-  const Tensor& flat_parameters() const { return flat_params_; }
-  const Tensor& flat_grads() const { return flat_grads_; }
-  void zero_grad();
+  // Parameters (Module): "weight", as nn.Embedding's state_dict names it.
+  const Tensor& weight() const { return params_[0]; }  // [num_embeddings, embedding_dim]
 
   // out[..., :] = weight[ids[...], :]: ids of any shape S on this device give out [S..., dim],
   // written in place when it has that shape on this device, else replaced (it may not share
@@ -57,15 +45,9 @@ class Embedding {
   void backward(const IndexTensor& ids, const Tensor& grad_out);
 
  private:
-  void check_usable(const char* call) const;  // throws on a moved-from layer
   void check_ids(const char* call, const IndexTensor& ids) const;
-  Context ctx_;
-  bool moved_from_ = false;
   int64_t num_, dim_;
   std::optional<int64_t> padding_idx_;
-  std::vector<std::string> names_;
-  Tensor flat_params_, flat_grads_;
-  Tensor weight_, weight_grad_;
 };
 
 }  // namespace elman

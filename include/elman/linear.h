@@ -7,39 +7,27 @@
 #include <vector>
 
 #include "elman/context.h"
+#include "elman/module.h"
 #include "elman/tensor.h"
 
 namespace elman {
 
-class Linear {
+class Linear : public Module {
  public:
   // Parameters on ctx's device, drawn like PyTorch's reset_parameters (kaiming_uniform with
   // a = sqrt(5)): weight and bias both from U(-1/sqrt(in), 1/sqrt(in)), seeded. The layer keeps
   // its own copy of the context handle. Sizes that cannot be allocated throw elman::Error.
   Linear(const Context& ctx, int64_t in_features, int64_t out_features, uint64_t seed = 0);
   // A moved-from Linear throws elman::Error from every call that computes.
-  Linear(Linear&& other) noexcept;
-  Linear(const Linear&) = delete;
-  Linear& operator=(const Linear&) = delete;
+  Linear(Linear&& other) noexcept = default;
 
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
-  Context& context() { return ctx_; }
-  const Context& context() const { return ctx_; }
 
-  // "weight", "bias", as nn.Linear's state_dict names them. Like RNN::parameter, the accessors
-  // hand out const views of the layer's storage; values change through set_parameter.
-  const std::vector<std::string>& parameter_names() const { return names_; }
-  const Tensor& parameter(const std::string& name) const;
-  const Tensor& grad(const std::string& name) const;
-  const Tensor& weight() const { return weight_; }  // [out, in]
-  const Tensor& bias() const { return bias_; }      // [out]
-  // Copies `values` (exactly the parameter's shape, any device) into parameter `name`.
-  void set_parameter(const std::string& name, const Tensor& values);
-  // weight then bias in one contiguous buffer, and their gradients likewise.
-  const Tensor& flat_parameters() const { return flat_params_; }
-  const Tensor& flat_grads() const { return flat_grads_; }
-  void zero_grad();
+  // Parameters (Module): "weight", "bias", as nn.Linear's state_dict names them, weight then
+  // bias in the flat buffers.
+  const Tensor& weight() const { return params_[0]; }  // [out, in]
+  const Tensor& bias() const { return params_[1]; }    // [out]
 
   // y = x W^T + b. x: [N, in] (any leading shape whose last dimension is `in`); y: [N, out],
   // written in place when it has that shape on this device, else replaced. A y written in
@@ -52,13 +40,7 @@ class Linear {
   void backward_into(const Tensor& x, const Tensor& grad_y, Tensor* grad_x);
 
  private:
-  void check_usable(const char* call) const;  // throws on a moved-from layer
-  Context ctx_;
-  bool moved_from_ = false;
   int64_t in_, out_;
-  std::vector<std::string> names_;
-  Tensor flat_params_, flat_grads_;
-  Tensor weight_, bias_, weight_grad_, bias_grad_;
   Tensor ones_;  // [>= N] of 1.0: the bias gradient as a GEMV
 };
 

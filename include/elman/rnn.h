@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "elman/context.h"
+#include "elman/module.h"
 #include "elman/tensor.h"
 
 namespace elman {
@@ -94,7 +95,7 @@ class RNNCache {
   std::unique_ptr<detail::CacheState> state_;
 };
 
-class RNN {
+class RNN : public Module {
  public:
   // Parameters are created on ctx's device and initialised like PyTorch's: each drawn from
   // U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), from a generator seeded with `seed`.
@@ -104,12 +105,8 @@ class RNN {
   ~RNN();
   // A moved-from RNN throws elman::Error from every call that computes.
   RNN(RNN&&) noexcept;
-  RNN(const RNN&) = delete;
-  RNN& operator=(const RNN&) = delete;
 
   const RNNOptions& options() const { return options_; }
-  Context& context() { return ctx_; }
-  const Context& context() const { return ctx_; }
 
   // The recurrence's algorithm for every later call (kAuto by default). Throws elman::Error for
   // one the model's device lacks (kFused on CUDA, kFusedStep and kPersistent on the CPU).
@@ -127,22 +124,8 @@ class RNN {
   uint64_t dropout_calls() const { return dropout_calls_; }
   void set_dropout_state(uint64_t seed, uint64_t calls);
 
-  // PyTorch's names in PyTorch's order: weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0,
-  // then "_reverse" for direction 1, then the next layer.
-  const std::vector<std::string>& parameter_names() const { return names_; }
-  // Views of the model's storage. They are const handles so that assigning to them cannot
-  // detach them from the model; their values change through set_parameter (or copy_from on a
-  // copy of the handle: Tensor p = rnn.parameter(n); p.copy_from(values)).
-  const Tensor& parameter(const std::string& name) const;
-  const Tensor& grad(const std::string& name) const;
-  std::vector<Tensor> parameters() const { return params_; }
-  std::vector<Tensor> grads() const { return grads_; }
-  // Copies `values` (exactly the parameter's shape, any device) into parameter `name`.
-  void set_parameter(const std::string& name, const Tensor& values);
-  // All parameters (and all gradients) in one contiguous buffer, in parameter_names() order.
-  const Tensor& flat_parameters() const { return flat_params_; }
-  const Tensor& flat_grads() const { return flat_grads_; }
-  void zero_grad();
+  // Parameters (Module): PyTorch's names in PyTorch's order: weight_ih_l0, weight_hh_l0,
+  // bias_ih_l0, bias_hh_l0, then "_reverse" for direction 1, then the next layer.
 
   // Inference: saves nothing. `h0` may be undefined (zeros), like PyTorch's optional hx.
   // Unbatched input, as in PyTorch: `input` [T, input_size] (batch_first does not apply) with
@@ -193,20 +176,15 @@ class RNN {
 
  private:
   struct Workspace;
-  void check_usable(const char* call) const;  // throws on a moved-from model
   // The one body of forward_into (cache == nullptr) and forward_train_into.
   void forward_body(const char* call, const Tensor& input, const Tensor& h0, RNNCache* cache,
                     RNNOutput& result, const std::vector<int64_t>& lengths);
   // backward_into for batched tensors (an unbatched call views its tensors as a batch of one).
   void backward_batched(const RNNCache& cache, const Tensor& grad_output, const Tensor& grad_h_n,
                         RNNInputGrads& result);
-  Context ctx_;
   uint64_t id_;  // unique per model, so a cache knows which model filled it
   RNNOptions options_;
   Algorithm algorithm_ = Algorithm::kAuto;
-  std::vector<std::string> names_;
-  Tensor flat_params_, flat_grads_;
-  std::vector<Tensor> params_, grads_;
   std::unique_ptr<Workspace> workspace_;
   uint64_t dropout_seed_ = 0, dropout_calls_ = 0;
 };
