@@ -121,9 +121,11 @@ void launch_cuda(const Op& op, CUstream_st* stream);
 
 // Runs `k` on the backend's device and current lane: on the CPU by calling on_cpu(); on CUDA
 // through launch_cuda(k, stream) with the backend's device current. A CPU-only build never gets
-// there (its Context refuses CUDA devices); if it did, the error names `what`.
+// there (its Context refuses CUDA devices); if it did, the error names `what`. A functor op finds
+// the template above; a block-level kernel finds its own non-template overload by
+// argument-dependent lookup (kernels/recurrence_kernels.h), which the template never shadows.
 template <typename K, typename OnCpu>
-void launch_on(Backend& backend, const K& k, const OnCpu& on_cpu,
+void launch_on(Backend& backend, [[maybe_unused]] const K& k, const OnCpu& on_cpu,
                [[maybe_unused]] const char* what) {
   if (backend.device().is_cpu()) {
     on_cpu();

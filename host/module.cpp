@@ -12,6 +12,7 @@ Module::Module(Module&& other) noexcept
       grads_(std::move(other.grads_)),
       ctx_(other.ctx_),
       kind_(other.kind_),
+      moved_from_(other.moved_from_),  // moving a moved-from layer moves nothing usable
       names_(std::move(other.names_)),
       flat_params_(std::move(other.flat_params_)),
       flat_grads_(std::move(other.flat_grads_)) {

@@ -1,8 +1,7 @@
-// The two forms of a functor op (kernels/README.md), and the one way both launchers walk them:
-//   flat:    int64_t size() const;  ELMAN_HD void operator()(int64_t i) const;   i < size()
-//   by rows: int64_t rows() const;  int64_t cols() const;
-//            ELMAN_HD void at(int64_t r, int64_t c) const;                      r < rows(), c <
-//            cols()
+// The two forms of a functor op (kernels/README.md), and the one way both launchers walk them.
+// Flat: int64_t size() const; ELMAN_HD void operator()(int64_t i) const, for i < size().
+// By rows: int64_t rows() const; int64_t cols() const; ELMAN_HD void at(int64_t r, int64_t c)
+// const, for r < rows(), c < cols().
 // The row form suits ops over a matrix: the CPU loop walks rows and columns without a division
 // per element; the CUDA grid-stride loop splits its flat index once.
 #pragma once
@@ -42,7 +41,7 @@ int64_t cols_of(const Op& op) {
 // Element i of the op: (i / cols, i % cols) in the row form, where cols = cols_of(op) (read on
 // the host, once per launch), or op(i).
 template <typename Op>
-ELMAN_HD void run_element(const Op& op, int64_t i, int64_t cols) {
+ELMAN_HD void run_element(const Op& op, int64_t i, [[maybe_unused]] int64_t cols) {
   if constexpr (HasRowForm<Op>::value)
     op.at(i / cols, i % cols);
   else

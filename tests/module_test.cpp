@@ -96,6 +96,15 @@ TEST(Module, MovedFromLayersRefuseEveryParameterCall) {
     ELMAN_EXPECT_ERROR(m->zero_grad(), kind + "::zero_grad", moved);
     EXPECT_TRUE(m->context().device().is_cpu());  // the context handle stays
   }
+  ELMAN_EXPECT_ERROR(layers.linear.weight(), "Linear::weight", "moved from");
+  ELMAN_EXPECT_ERROR(layers.linear.bias(), "Linear::bias", "moved from");
+  ELMAN_EXPECT_ERROR(layers.embedding.weight(), "Embedding::weight", "moved from");
+  // Moving a moved-from layer gives another moved-from layer, not a usable empty one.
+  RNN twice = std::move(layers.rnn);
+  ELMAN_EXPECT_ERROR(twice.forward(Tensor::zeros({2, 1, 2})), "moved from");
+  ELMAN_EXPECT_ERROR(twice.zero_grad(), "moved from");
+  Linear linear_twice = std::move(layers.linear);
+  ELMAN_EXPECT_ERROR(linear_twice.forward(Tensor::zeros({1, 3})), "moved from");
   // The layers moved into work, with the same parameters.
   EXPECT_EQ(rnn.parameter_names().size(), 8u);
   EXPECT_EQ(linear.forward(Tensor::zeros({1, 3})).numel(), 2);

@@ -20,8 +20,9 @@ std::vector<float> iota_floats(int64_t n, float start = 1.0f) {
 }
 
 // How an op is run: through detail::run (the CPU loop, which may use the op's row form
-// at(row, col), or the CUDA launcher), or, on the CPU, by calling operator()(i) for every flat
-// index i: the form the CUDA launcher runs, so its index arithmetic is checked without a GPU.
+// at(row, col), or the CUDA launcher), or, on the CPU, by running every flat index i as the CUDA
+// launcher does (run_element: op(i), or at(i / cols, i % cols) in the row form), so its index
+// arithmetic is checked without a GPU.
 enum class Form { kRun, kFlatIndex };
 
 class Ops : public ::testing::TestWithParam<std::tuple<Where, Form>> {

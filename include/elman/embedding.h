@@ -31,7 +31,9 @@ class Embedding : public Module {
   std::optional<int64_t> padding_idx() const { return padding_idx_; }
 
   // Parameters (Module): "weight", as nn.Embedding's state_dict names it.
-  const Tensor& weight() const { return params_[0]; }  // [num_embeddings, embedding_dim]
+  const Tensor& weight() const {
+    return parameter_at("Embedding::weight", 0);
+  }  // [num_embeddings, embedding_dim]
 
   // out[..., :] = weight[ids[...], :]: ids of any shape S on this device give out [S..., dim],
   // written in place when it has that shape on this device, else replaced (it may not share

@@ -26,8 +26,8 @@ class Linear : public Module {
 
   // Parameters (Module): "weight", "bias", as nn.Linear's state_dict names them, weight then
   // bias in the flat buffers.
-  const Tensor& weight() const { return params_[0]; }  // [out, in]
-  const Tensor& bias() const { return params_[1]; }    // [out]
+  const Tensor& weight() const { return parameter_at("Linear::weight", 0); }  // [out, in]
+  const Tensor& bias() const { return parameter_at("Linear::bias", 1); }      // [out]
 
   // y = x W^T + b. x: [N, in] (any leading shape whose last dimension is `in`); y: [N, out],
   // written in place when it has that shape on this device, else replaced. A y written in

@@ -4,6 +4,7 @@
 // moved-from layer.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,6 +55,11 @@ class Module {
                         const std::vector<std::pair<std::string, Shape>>& shapes);
   // Throws elman::Error naming `call` on a moved-from layer.
   void check_usable(const char* call) const;
+  // Parameter i, for a layer's named accessors (weight(), bias()); `call` as check_usable's.
+  const Tensor& parameter_at(const char* call, size_t i) const {
+    check_usable(call);
+    return params_[i];
+  }
 
   std::vector<Tensor> params_, grads_;  // the views, in parameter_names() order
 
